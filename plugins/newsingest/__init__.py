@@ -1,0 +1,7 @@
+"""newsingest: scheduled news ingestion into a PostgreSQL warehouse."""
+
+import logging
+
+__version__ = "0.1.0"
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -1,0 +1,144 @@
+"""The `newsingest` command line: migrations, in-process runs, the local database and the demo."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+from newsingest import __version__
+
+LOGGER = logging.getLogger(__name__)
+
+STATE_DIR = Path(".newsingest")
+DEFAULT_REGISTRY = Path(__file__).resolve().parents[2] / "dags" / "feeds.yaml"
+
+
+def _dsn(explicit: str | None) -> str:
+    """The warehouse DSN from --dsn or NEWSINGEST_DSN, with a hint when neither is set."""
+    from newsingest.settings import load_settings
+
+    dsn = explicit or load_settings().dsn
+    if not dsn:
+        raise SystemExit(
+            "newsingest: no warehouse DSN. Set NEWSINGEST_DSN (or pass --dsn); "
+            "`newsingest db start` starts a local PostgreSQL and prints its DSN."
+        )
+    return dsn
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Apply pending warehouse migrations."""
+    from newsingest import migrations, warehouse
+
+    with warehouse.connect(_dsn(args.dsn)) as conn:
+        applied = migrations.migrate(conn)
+    print(f"applied: {', '.join(applied)}" if applied else "warehouse schema is up to date")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run every stage in-process for one date, without Airflow."""
+    from newsingest import pipeline
+    from newsingest.settings import load_settings
+
+    settings = load_settings()
+    registry = Path(args.registry or settings.registry or DEFAULT_REGISTRY)
+    run = pipeline.RunInfo.make(args.date, f"cli__{args.date.isoformat()}")
+    feeds = [f for f in (args.feeds or "").split(",") if f] or None
+    print(pipeline.run_all(_dsn(args.dsn), settings, run, registry, feeds))
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    """Start, stop or show the local PostgreSQL used when no DSN is configured."""
+    from newsingest import localdb
+
+    state = Path(args.state_dir)
+    if args.action == "start":
+        server = localdb.start(state)
+        print(server.dsn)
+    elif args.action == "stop":
+        print("stopped" if localdb.stop(state) else "not running")
+    else:
+        found = localdb.status(state)
+        print(found.dsn if found else "not running")
+        return 0 if found else 1
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Run the bundled demo end to end through Airflow and print the summary."""
+    from newsingest.demo import runner
+
+    return runner.run_demo(state_dir=Path(args.state_dir), airflow_home=Path(args.airflow_home))
+
+
+def cmd_serve_demo(args: argparse.Namespace) -> int:
+    """Serve the bundled demo site until interrupted."""
+    from newsingest.demo import server
+
+    server.run_forever(args.host, args.port)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="newsingest",
+        description="Scheduled news ingestion into a PostgreSQL warehouse (Airflow 3).",
+    )
+    parser.add_argument("--version", action="version", version=f"newsingest {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("migrate", help="apply pending warehouse migrations (sql/)")
+    p.add_argument("--dsn", help="warehouse DSN (default: NEWSINGEST_DSN)")
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("run", help="run all stages for one date in-process, without Airflow")
+    p.add_argument("--date", type=date.fromisoformat, required=True, help="YYYY-MM-DD")
+    p.add_argument("--registry", help="feed registry YAML (default: dags/feeds.yaml)")
+    p.add_argument("--feeds", help="comma-separated subset of feed names")
+    p.add_argument("--dsn", help="warehouse DSN (default: NEWSINGEST_DSN)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("db", help="a local PostgreSQL for demos and tests")
+    p.add_argument("action", choices=["start", "stop", "status"])
+    p.add_argument("--state-dir", default=str(STATE_DIR / "pg"), help="where its state lives")
+    p.set_defaults(func=cmd_db)
+
+    p = sub.add_parser("demo", help="run the offline demo through Airflow and print a summary")
+    p.add_argument("--state-dir", default=str(STATE_DIR), help="local state (database, registry)")
+    p.add_argument("--airflow-home", default=".airflow", help="project-local AIRFLOW_HOME")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("serve-demo", help="serve the bundled demo site until interrupted")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8765)
+    p.set_defaults(func=cmd_serve_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `newsingest` console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    from newsingest.migrations import MigrationError
+    from newsingest.warehouse import WarehouseError
+
+    try:
+        return int(args.func(args))
+    except (MigrationError, WarehouseError, ValueError) as exc:
+        print(f"newsingest: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,422 @@
+"""The pipeline stages wired to the warehouse: what each DAG task and `newsingest run` call."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from newsingest import deduplication, warehouse
+from newsingest.charsets import decode_html
+from newsingest.downloads import Fetcher, FetchOutcome
+from newsingest.extraction import extract_page
+from newsingest.feeds import FeedParseError, ParsedFeed, discover_feed_urls, parse_feed
+from newsingest.records import (
+    DedupResult,
+    FeedCounts,
+    FeedEntry,
+    FeedSource,
+    FetchAttempt,
+    FetchedPage,
+)
+from newsingest.registry import load_registry
+from newsingest.settings import Settings
+from newsingest.urls import canonical_url
+
+LOGGER = logging.getLogger(__name__)
+
+MAX_CHILD_SITEMAPS = 20
+
+
+class CheckError(RuntimeError):
+    """A data-quality check of the run failed; the message names the numbers."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """Identity of one ingest run: its logical date, or the DAG run id when it has none."""
+
+    run_key: str
+    logical_date: date | None
+    dag_run_id: str
+
+    @classmethod
+    def make(cls, logical_date: date | None, dag_run_id: str) -> RunInfo:
+        """Build the run identity; runs of the same logical date share a key (idempotence)."""
+        key = logical_date.isoformat() if logical_date else dag_run_id
+        return cls(run_key=key, logical_date=logical_date, dag_run_id=dag_run_id)
+
+
+def prepare(dsn: str, registry: Path, feeds: Sequence[str] | None = None) -> list[FeedSource]:
+    """Read the registry, mirror it into news.feeds, and return the feeds to fetch.
+
+    Args:
+        dsn: warehouse connection string.
+        registry: the feed registry file.
+        feeds: optional subset of feed names.
+
+    Returns:
+        The feed sources, in registry order.
+    """
+    sources = load_registry(registry)
+    if feeds:
+        unknown = set(feeds) - {s.name for s in sources}
+        if unknown:
+            raise ValueError(f"feeds not in {registry}: {sorted(unknown)}")
+        sources = [s for s in sources if s.name in set(feeds)]
+    with warehouse.connect(dsn) as conn:
+        warehouse.upsert_feeds(conn, sources)
+    LOGGER.info("registry %s: %d feeds", registry, len(sources))
+    return sources
+
+
+def _fetch_document(
+    fetcher: Fetcher, source: FeedSource, state: dict[str, Any], attempts: list[FetchAttempt]
+) -> tuple[FetchOutcome, ParsedFeed | None, str | None]:
+    """Fetch and parse the feed, discovering it from a homepage when needed.
+
+    Returns:
+        (outcome, parsed feed or None on 304, discovered feed URL or None).
+    """
+    url = state.get("discovered_url") or source.url
+    headers = {}
+    if state.get("etag"):
+        headers["If-None-Match"] = state["etag"]
+    if state.get("last_modified"):
+        headers["If-Modified-Since"] = state["last_modified"]
+    outcome = fetcher.fetch(url, target="feed", headers=headers)
+    attempts.extend(outcome.attempts)
+    response = outcome.response
+    if response is None or response.status == 304:
+        return outcome, None, None
+    is_html = "html" in response.content_type or response.body[:512].lstrip().lower().startswith(
+        (b"<!doctype html", b"<html")
+    )
+    if not is_html:
+        parsed = parse_feed(
+            response.body,
+            source=source,
+            base_url=response.final_url,
+            content_type=response.headers.get("Content-Type", ""),
+        )
+        return outcome, parsed, None
+    html, _ = decode_html(response.body, response.charset)
+    for candidate in discover_feed_urls(html, response.final_url):
+        found = fetcher.fetch(candidate, target="feed")
+        attempts.extend(found.attempts)
+        if found.response is None or "html" in found.response.content_type:
+            continue
+        try:
+            parsed = parse_feed(found.response.body, source=source, base_url=candidate)
+        except FeedParseError:
+            continue
+        LOGGER.info("feed %s: discovered %s on %s", source.name, candidate, url)
+        return found, parsed, candidate
+    raise FeedParseError(f"{url} is an HTML page and no feed was found on it")
+
+
+def _select(entries: list[FeedEntry], source: FeedSource, settings: Settings) -> list[FeedEntry]:
+    """Apply the registry's include/exclude patterns and the page cap (newest first)."""
+    kept = [
+        e
+        for e in entries
+        if (not source.include or any(re.search(p, e.url) for p in source.include))
+        and not any(re.search(p, e.url) for p in source.exclude)
+    ]
+    cap = source.max_pages or settings.max_pages_per_feed
+    oldest = datetime.min.replace(tzinfo=UTC)
+    kept.sort(key=lambda e: e.published_at or oldest, reverse=True)
+    return kept[:cap]
+
+
+def _expand_sitemaps(
+    fetcher: Fetcher,
+    source: FeedSource,
+    parsed: ParsedFeed,
+    counts: FeedCounts,
+    attempts: list[FetchAttempt],
+) -> None:
+    """Add the entries of a sitemap index's child sitemaps to parsed."""
+    for child in parsed.child_sitemaps[:MAX_CHILD_SITEMAPS]:
+        sub = fetcher.fetch(child, target="feed")
+        attempts.extend(sub.attempts)
+        if sub.response is None:
+            counts.fail(sub.error_class or "connection")
+            continue
+        try:
+            parsed.entries += parse_feed(sub.response.body, source=source, base_url=child).entries
+        except FeedParseError as exc:
+            counts.fail("parse_error")
+            LOGGER.warning("feed %s: child sitemap %s: %s", source.name, child, exc)
+
+
+def _fetch_pages(
+    fetcher: Fetcher,
+    *,
+    dsn: str,
+    run: RunInfo,
+    source: FeedSource,
+    entries: list[FeedEntry],
+    counts: FeedCounts,
+    attempts: list[FetchAttempt],
+) -> list[FetchedPage]:
+    """Download the pages of entries not yet loaded, counting outcomes."""
+    by_url = {canonical_url(e.url): e for e in reversed(entries)}
+    with warehouse.connect(dsn) as conn:
+        known = warehouse.loaded_by_other_runs(conn, list(by_url), run.run_key)
+        taken = warehouse.staged_by_other_feeds(conn, run.run_key, list(by_url), source.name)
+    counts.skipped_known = len(known | taken)
+    todo = [(url, e) for url, e in by_url.items() if url not in known | taken]
+    pages: list[FetchedPage] = []
+    results = fetcher.fetch_many([e.url for _, e in todo])
+    for (url, entry), result in zip(todo, results, strict=True):
+        attempts.extend(result.attempts)
+        if result.response is None:
+            counts.fail(result.error_class or "connection")
+            LOGGER.warning("page %s: %s: %s", entry.url, result.error_class, result.error)
+            continue
+        counts.fetched += 1
+        pages.append(
+            FetchedPage(
+                feed_name=source.name,
+                url=url,
+                requested_url=entry.url,
+                final_url=result.response.final_url,
+                status=result.response.status,
+                content_type=result.response.content_type,
+                charset=result.response.charset,
+                fetched_at=datetime.now(UTC),
+                body=result.response.body,
+                entry=entry,
+            )
+        )
+    return pages
+
+
+def fetch_feed(dsn: str, settings: Settings, run: RunInfo, source: FeedSource) -> FeedCounts:
+    """Fetch one feed and its new article pages, and stage the pages in the warehouse.
+
+    Never raises for a broken feed or page: failures are counted by error
+    class, logged in news.fetch_log and news.feed_state, and the run goes on.
+
+    Args:
+        dsn: warehouse connection string.
+        settings: limits and politeness.
+        run: the run identity.
+        source: the registry entry.
+
+    Returns:
+        The feed's counts for this run.
+    """
+    counts = FeedCounts(feed_name=source.name)
+    attempts: list[FetchAttempt] = []
+    pages: list[FetchedPage] = []
+    with warehouse.connect(dsn) as conn:
+        state = warehouse.feed_state(conn, source.name)
+    outcome, parsed, discovered = FetchOutcome(url=source.url), None, None
+    error: tuple[str, str] | None = None
+    with Fetcher(settings) as fetcher:
+        try:
+            outcome, parsed, discovered = _fetch_document(fetcher, source, state, attempts)
+        except FeedParseError as exc:
+            error = ("parse_error", str(exc))
+            attempts.append(
+                FetchAttempt(
+                    target="feed", url=source.url, error_class="parse_error", error=str(exc)[:500]
+                )
+            )
+        if error is None and outcome.response is None:
+            error = (outcome.error_class or "connection", outcome.error)
+        if error is None and parsed is None:
+            counts.not_modified = 1
+        if parsed is not None:
+            _expand_sitemaps(fetcher, source, parsed, counts, attempts)
+            entries = _select(parsed.entries, source, settings)
+            counts.entries = len(entries)
+            pages = _fetch_pages(
+                fetcher,
+                dsn=dsn,
+                run=run,
+                source=source,
+                entries=entries,
+                counts=counts,
+                attempts=attempts,
+            )
+    if error is not None:
+        counts.feed_failed = True
+        counts.fail(error[0])
+        LOGGER.error("feed %s failed: %s: %s", source.name, error[0], error[1])
+    headers = outcome.response.headers if outcome.response else {}
+    with warehouse.connect(dsn) as conn:
+        warehouse.log_attempts(conn, run.run_key, source.name, attempts)
+        warehouse.stage_pages(conn, run.run_key, pages)
+        warehouse.save_feed_state(
+            conn,
+            source.name,
+            success=error is None,
+            etag=headers.get("ETag"),
+            last_modified=headers.get("Last-Modified"),
+            discovered_url=discovered,
+            error_class=error[0] if error else None,
+            error=error[1][:1000] if error else None,
+        )
+        warehouse.record_fetch_counts(conn, run.run_key, run.logical_date, run.dag_run_id, counts)
+    LOGGER.info("%s", feed_summary_line(counts))
+    return counts
+
+
+def feed_summary_line(counts: FeedCounts) -> str:
+    """The one-line per-feed summary an operator reads at the end of a task log."""
+    failures = ", ".join(f"{k}={v}" for k, v in sorted(counts.failures.items())) or "none"
+    status = "FAILED" if counts.feed_failed else "ok"
+    return (
+        f"feed {counts.feed_name}: {status} entries={counts.entries} fetched={counts.fetched} "
+        f"not_modified={counts.not_modified} known={counts.skipped_known} "
+        f"failed={counts.failed} ({failures})"
+    )
+
+
+def extract(dsn: str, settings: Settings, run: RunInfo) -> dict[str, int]:
+    """Extract every page staged by the run and stage the articles.
+
+    Returns:
+        {"extracted": n, "skipped": n}.
+    """
+    with warehouse.connect(dsn) as conn:
+        feeds = warehouse.feeds_by_name(conn)
+        articles = []
+        for page in warehouse.staged_pages(conn, run.run_key):
+            feed = feeds.get(page.feed_name, {})
+            article = extract_page(
+                page, settings, outlet=feed.get("outlet", ""), language=feed.get("language", "")
+            )
+            if article.skipped_reason:
+                LOGGER.info("skipped %s: %s", page.url, article.skipped_reason)
+            articles.append(article)
+    with warehouse.connect(dsn) as conn:
+        warehouse.stage_articles(conn, run.run_key, articles)
+        warehouse.record_stage_counts(conn, run.run_key)
+    skipped = sum(1 for a in articles if a.skipped_reason)
+    return {"extracted": len(articles) - skipped, "skipped": skipped}
+
+
+def deduplicate(dsn: str, run: RunInfo) -> dict[str, int]:
+    """Decide the cluster of every new staged article of the run.
+
+    Articles already in the warehouse keep their assignment, so a rerun of
+    the same day decides nothing anew.
+
+    Returns:
+        {"new": originals, "duplicates": copies, "known": already loaded}.
+    """
+    with warehouse.connect(dsn) as conn:
+        articles = warehouse.staged_articles(conn, run.run_key)
+        existing = warehouse.existing_urls(conn, [a.canonical_url for a in articles])
+        fresh = [a for a in articles if a.canonical_url not in existing]
+        known = warehouse.known_hashes(conn, sorted({a.content_hash for a in fresh}))
+        results = deduplication.deduplicate(fresh, known)
+        by_canonical = {r.canonical_url: r for r in results}
+        decisions = [
+            (
+                a.url,
+                by_canonical.get(a.canonical_url)
+                or DedupResult(canonical_url=a.canonical_url, cluster_key=a.canonical_url),
+            )
+            for a in articles
+        ]
+        warehouse.save_dedup(conn, run.run_key, decisions)
+    copies = sum(1 for r in results if r.relation != "original")
+    return {"new": len(results) - copies, "duplicates": copies, "known": len(existing)}
+
+
+def load(dsn: str, run: RunInfo) -> dict[str, int]:
+    """Upsert the run's articles into news.articles and refresh story clusters.
+
+    Returns:
+        {"loaded": n}.
+    """
+    with warehouse.connect(dsn) as conn:
+        loaded = warehouse.load_run(conn, run.run_key)
+        warehouse.record_stage_counts(conn, run.run_key)
+    return {"loaded": loaded}
+
+
+def check(dsn: str, settings: Settings, run: RunInfo) -> dict[str, Any]:
+    """Data-quality checks of the run; raises CheckError naming the numbers.
+
+    Returns:
+        The measured figures.
+    """
+    with warehouse.connect(dsn) as conn:
+        figures = warehouse.run_checks(conn, run.run_key, settings.max_future_skew_hours)
+    problems = []
+    feeds = figures["feeds"] or 1
+    share = figures["failed_feeds"] / feeds
+    if share > settings.max_failed_feed_share:
+        problems.append(
+            f"{figures['failed_feeds']} of {figures['feeds']} feeds failed ({share:.0%} > "
+            f"allowed {settings.max_failed_feed_share:.0%})"
+        )
+    for key, text in (
+        ("empty_bodies", "articles with an empty body"),
+        ("future_dates", "articles published in the future"),
+        ("unclustered", "articles without a story cluster"),
+    ):
+        if figures[key]:
+            problems.append(f"{figures[key]} {text}")
+    if problems:
+        raise CheckError(f"run {run.run_key}: " + "; ".join(problems))
+    return figures
+
+
+def summary(dsn: str, run: RunInfo) -> str:
+    """A printable table of the run: per feed counts, then totals and failures by class."""
+    with warehouse.connect(dsn) as conn:
+        rows = warehouse.run_rows(conn, run.run_key)
+        totals = warehouse.run_totals(conn, run.run_key)
+    header = ("feed", "status", "entries", "fetched", "known", "loaded", "dups", "failed")
+    lines = [header]
+    for r in rows:
+        lines.append(
+            (
+                r["feed_name"],
+                "FAILED" if r["feed_failed"] else "ok",
+                *(str(r[k]) for k in ("entries", "fetched", "skipped_known")),
+                str(r["new_articles"] + r["duplicates"]),
+                str(r["duplicates"]),
+                str(r["failed"]),
+            )
+        )
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    table = "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) for line in lines
+    )
+    failures = ", ".join(f"{k}: {v}" for k, v in totals["failures"].items()) or "none"
+    return (
+        f"run {run.run_key}\n{table}\n"
+        f"feeds: {len(rows)}  pages fetched: {sum(r['fetched'] for r in rows)}  "
+        f"articles loaded: {sum(r['new_articles'] + r['duplicates'] for r in rows)}  "
+        f"duplicates: {totals.get('duplicates', 0)}  story clusters: {totals.get('clusters', 0)}\n"
+        f"failures by class: {failures}"
+    )
+
+
+def run_all(
+    dsn: str, settings: Settings, run: RunInfo, registry: Path, feeds: Sequence[str] | None = None
+) -> str:
+    """Run every stage in-process, as the DAG does, and return the summary (for debugging).
+
+    Returns:
+        The printable summary.
+    """
+    for source in prepare(dsn, registry, feeds):
+        fetch_feed(dsn, settings, run, source)
+    extract(dsn, settings, run)
+    deduplicate(dsn, run)
+    load(dsn, run)
+    check(dsn, settings, run)
+    return summary(dsn, run)

@@ -1,0 +1,194 @@
+"""Plain records passed between pipeline stages; each round-trips through JSON and pickle."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedSource:
+    """One registry entry: a feed (or a homepage whose feeds are discovered)."""
+
+    name: str
+    url: str
+    kind: str = "auto"
+    outlet: str = ""
+    language: str = ""
+    max_pages: int | None = None
+    refetch_updated: bool = False
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedEntry:
+    """One item of a feed: where the article is and what the feed says of it."""
+
+    feed_name: str
+    url: str
+    title: str = ""
+    published_at: datetime | None = None
+    updated_at: datetime | None = None
+    guid: str = ""
+    summary: str = ""
+    author: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FetchAttempt:
+    """One HTTP request as the fetch log records it."""
+
+    target: str  # "feed", "page" or "robots"
+    url: str
+    final_url: str = ""
+    status: int | None = None
+    bytes: int = 0
+    elapsed_ms: int = 0
+    attempt: int = 1
+    error_class: str | None = None
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FetchedPage:
+    """An article page as downloaded, before extraction."""
+
+    feed_name: str
+    url: str  # canonical URL, the page's key
+    requested_url: str
+    final_url: str
+    status: int
+    content_type: str
+    charset: str | None
+    fetched_at: datetime
+    body: bytes
+    entry: FeedEntry
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Article:
+    """The clean record extracted from one page (skipped_reason set when not loadable)."""
+
+    url: str
+    canonical_url: str
+    feed_name: str
+    outlet: str = ""
+    site_name: str = ""
+    title: str = ""
+    authors: tuple[str, ...] = ()
+    published_at: datetime | None = None
+    published_at_source: str = ""
+    fetched_at: datetime | None = None
+    language: str = ""
+    body: str = ""
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    image_url: str = ""
+    wire_agencies: tuple[str, ...] = ()
+    wire_evidence: tuple[str, ...] = ()
+    content_hash: str = ""
+    extractor_version: str = ""
+    skipped_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DedupResult:
+    """Where an article sits among stories already seen."""
+
+    canonical_url: str
+    cluster_key: str  # canonical URL of the cluster's first member
+    duplicate_of: str | None = None
+    similarity: float = 1.0
+    relation: str = "original"  # original, exact, near, stitched
+
+
+@dataclass(slots=True)
+class FeedCounts:
+    """What one feed yielded in one run (mutable: stages add to it)."""
+
+    feed_name: str
+    entries: int = 0
+    fetched: int = 0
+    not_modified: int = 0
+    skipped_known: int = 0
+    failed: int = 0
+    feed_failed: bool = False
+    failures: dict[str, int] = field(default_factory=dict)
+
+    def fail(self, error_class: str) -> None:
+        """Count one failure of the given class."""
+        self.failed += 1
+        self.failures[error_class] = self.failures.get(error_class, 0) + 1
+
+
+def to_json(record: Any) -> dict[str, Any]:
+    """Turn a record into JSON-ready values (datetimes as ISO 8601, bytes refused).
+
+    Args:
+        record: an instance of one of the dataclasses above.
+
+    Returns:
+        A dict of plain JSON values.
+    """
+    out: dict[str, Any] = {}
+    for item in dataclasses.fields(record):
+        out[item.name] = _dump(getattr(record, item.name))
+    return out
+
+
+def _dump(value: Any) -> Any:
+    """Convert one field value to JSON."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return to_json(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, tuple | list):
+        return [_dump(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _dump(v) for k, v in value.items()}
+    if isinstance(value, bytes):
+        raise TypeError("bytes do not travel as JSON; store them in the warehouse")
+    return value
+
+
+def from_json(cls: type[T], data: dict[str, Any]) -> T:
+    """Rebuild a record of type cls from to_json output (unknown keys ignored).
+
+    Args:
+        cls: the record class.
+        data: the dict produced by to_json.
+
+    Returns:
+        The record.
+    """
+    hints = typing.get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for item in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if item.name in data:
+            kwargs[item.name] = _load(hints[item.name], data[item.name])
+    return cls(**kwargs)
+
+
+def _load(hint: Any, value: Any) -> Any:
+    """Convert one JSON value back to the field's declared type."""
+    if value is None:
+        return None
+    args = typing.get_args(hint)
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        return _load(inner[0], value) if inner else value
+    if hint is datetime:
+        return datetime.fromisoformat(value)
+    if origin is tuple:
+        return tuple(_load(args[0], v) for v in value)
+    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
+        return from_json(hint, value)
+    return value

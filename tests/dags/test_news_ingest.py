@@ -1,0 +1,110 @@
+"""news_ingest end to end through dag.test(): demo site, real PostgreSQL, real Airflow run."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from newsingest.urls import canonical_url
+
+DAGS = Path(__file__).parents[2] / "dags"
+EXPECTED = json.loads(
+    (Path(__file__).parents[2] / "plugins/newsingest/demo/expected.json").read_text()
+)
+LOGICAL = datetime(2022, 1, 22, tzinfo=UTC)
+COUNTED = ("articles", "story_clusters", "ingest_runs", "feeds", "feed_state", "raw_pages")
+
+
+@pytest.fixture
+def news_ingest(warehouse_dsn: str, demo_registry: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The news_ingest DAG with the task environment pointing at the demo and a fresh DB."""
+    monkeypatch.setenv("NEWSINGEST_DSN", warehouse_dsn)
+    monkeypatch.setenv("NEWSINGEST_REGISTRY", str(demo_registry))
+    monkeypatch.setenv("NEWSINGEST_ALLOW_HOSTS", "127.0.0.1")
+    monkeypatch.setenv("NEWSINGEST_HOST_DELAY", "0")
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag = DagBag(dag_folder=str(DAGS)).get_dag("news_ingest")
+    assert dag is not None
+    return dag
+
+
+def counts(dsn: str) -> dict[str, int]:
+    with psycopg.connect(dsn) as conn:
+        return {
+            t: int(conn.execute(f"SELECT count(*) FROM news.{t}").fetchone()[0])  # type: ignore[index]
+            for t in COUNTED
+        }
+
+
+def assert_succeeded(run: Any) -> None:
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert run.state == "success", states
+    assert set(states.values()) == {"success"}, states
+
+
+def test_demo_run_loads_expected_articles(
+    news_ingest: Any, warehouse_dsn: str, demo_site: Any
+) -> None:
+    run = news_ingest.test(logical_date=LOGICAL)
+    assert_succeeded(run)
+    expected = {
+        canonical_url(demo_site.base_url + p["path"]) for p in EXPECTED["pages"] if p["is_article"]
+    }
+    with psycopg.connect(warehouse_dsn) as conn:
+        loaded = {r[0] for r in conn.execute("SELECT canonical_url FROM news.articles")}
+        broken = conn.execute(
+            "SELECT feed_failed, failures FROM news.ingest_runs WHERE feed_name = 'broken-gazette'"
+        ).fetchone()
+        logged = conn.execute(
+            "SELECT error_class FROM news.fetch_log WHERE feed_name = 'broken-gazette'"
+        ).fetchall()
+        healthy = conn.execute(
+            "SELECT count(*) FROM news.ingest_runs WHERE feed_name <> 'broken-gazette' "
+            "AND NOT feed_failed AND fetched > 0"
+        ).fetchone()
+        states = conn.execute(
+            "SELECT error_streak FROM news.feed_state WHERE feed_name = 'broken-gazette'"
+        ).fetchone()
+    assert loaded == expected
+    assert broken == (True, {"parse_error": 1})
+    assert ("parse_error",) in logged
+    assert states == (1,)
+    assert healthy == (len(EXPECTED["feeds"]) - 1,)
+
+
+def test_same_logical_date_twice_leaves_identical_rows(
+    news_ingest: Any, warehouse_dsn: str
+) -> None:
+    assert_succeeded(news_ingest.test(logical_date=LOGICAL))
+    first = counts(warehouse_dsn)
+    with psycopg.connect(warehouse_dsn) as conn:
+        before = conn.execute(
+            "SELECT canonical_url, cluster_id, dup_relation, duplicate_of, body "
+            "FROM news.articles ORDER BY canonical_url"
+        ).fetchall()
+    assert_succeeded(news_ingest.test(logical_date=LOGICAL))
+    assert counts(warehouse_dsn) == first
+    with psycopg.connect(warehouse_dsn) as conn:
+        after = conn.execute(
+            "SELECT canonical_url, cluster_id, dup_relation, duplicate_of, body "
+            "FROM news.articles ORDER BY canonical_url"
+        ).fetchall()
+    assert after == before
+
+
+def test_run_without_logical_date(news_ingest: Any, warehouse_dsn: str) -> None:
+    run = news_ingest.test(logical_date=None)
+    assert_succeeded(run)
+    with psycopg.connect(warehouse_dsn) as conn:
+        keys = conn.execute(
+            "SELECT DISTINCT run_key, logical_date FROM news.ingest_runs"
+        ).fetchall()
+        loaded = conn.execute("SELECT count(*) FROM news.articles").fetchone()
+    assert keys == [(run.run_id, None)]
+    assert loaded is not None and loaded[0] > 0

@@ -1,0 +1,132 @@
+"""The pipeline stages against the demo site and a real PostgreSQL, without Airflow."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from newsingest import cli, pipeline
+from newsingest.records import FeedSource
+from newsingest.settings import Settings
+
+RUN = pipeline.RunInfo.make(date(2022, 1, 22), "test")
+
+
+def table_counts(dsn: str) -> dict[str, int]:
+    with psycopg.connect(dsn) as conn:
+        return {
+            t: conn.execute(f"SELECT count(*) FROM news.{t}").fetchone()[0]  # type: ignore[index]
+            for t in ("articles", "story_clusters", "ingest_runs", "raw_pages", "staged_articles")
+        }
+
+
+def test_run_all_twice_is_idempotent(
+    warehouse_dsn: str, settings: Settings, demo_registry: Path
+) -> None:
+    text = pipeline.run_all(warehouse_dsn, settings, RUN, demo_registry)
+    assert "broken-gazette" in text and "FAILED" in text
+    first = table_counts(warehouse_dsn)
+    assert first["articles"] > 20
+    pipeline.run_all(warehouse_dsn, settings, RUN, demo_registry)
+    assert table_counts(warehouse_dsn) == first
+
+
+def test_next_day_skips_pages_already_loaded(
+    warehouse_dsn: str, settings: Settings, demo_registry: Path
+) -> None:
+    pipeline.run_all(warehouse_dsn, settings, RUN, demo_registry)
+    loaded = table_counts(warehouse_dsn)["articles"]
+    # Unchanged feeds answer 304 to the stored validators: nothing is even parsed.
+    later = pipeline.RunInfo.make(date(2022, 1, 23), "test")
+    pipeline.run_all(warehouse_dsn, settings, later, demo_registry)
+    with psycopg.connect(warehouse_dsn) as conn:
+        not_modified, fetched = conn.execute(
+            "SELECT sum(not_modified), sum(fetched) FROM news.ingest_runs WHERE run_key = %s",
+            (later.run_key,),
+        ).fetchone()  # type: ignore[misc]
+        # Without validators the feeds are parsed again, and loaded pages are skipped.
+        conn.execute("UPDATE news.feed_state SET etag = NULL, last_modified = NULL")
+    assert (not_modified, fetched) == (6, 0)
+    third = pipeline.RunInfo.make(date(2022, 1, 24), "test")
+    pipeline.run_all(warehouse_dsn, settings, third, demo_registry)
+    with psycopg.connect(warehouse_dsn) as conn:
+        fetched, known = conn.execute(
+            "SELECT sum(fetched), sum(skipped_known) FROM news.ingest_runs WHERE run_key = %s",
+            (third.run_key,),
+        ).fetchone()  # type: ignore[misc]
+    assert fetched == 0
+    assert known >= loaded
+    assert table_counts(warehouse_dsn)["articles"] == loaded
+
+
+def test_failing_pages_do_not_stop_the_feed(
+    warehouse_dsn: str, settings: Settings, demo_site: Any, tmp_path: Path
+) -> None:
+    base = demo_site.base_url
+    feed = FeedSource(name="faulty", url=f"{base}/_fault/bigfeed?n=6")
+    pipeline.prepare(warehouse_dsn, _registry(tmp_path, feed))
+    counts = pipeline.fetch_feed(warehouse_dsn, settings, RUN, feed)
+    assert counts.entries == 6
+    assert counts.fetched == 6
+    bad = FeedSource(name="gone", url=f"{base}/_fault/status/500")
+    pipeline.prepare(warehouse_dsn, _registry(tmp_path, bad))
+    failed = pipeline.fetch_feed(warehouse_dsn, settings.replace(retries=1), RUN, bad)
+    assert failed.feed_failed
+    assert failed.failures == {"http_5xx": 1}
+    with psycopg.connect(warehouse_dsn) as conn:
+        logged = conn.execute(
+            "SELECT error_class, attempt FROM news.fetch_log WHERE feed_name = 'gone' "
+            "AND target = 'feed' ORDER BY attempt"
+        ).fetchall()
+        streak = conn.execute(
+            "SELECT error_streak, last_error_class FROM news.feed_state WHERE feed_name = 'gone'"
+        ).fetchone()
+        staged = conn.execute(
+            "SELECT count(*) FROM news.raw_pages WHERE feed_name = 'faulty'"
+        ).fetchone()
+    assert logged == [("http_5xx", 1), ("http_5xx", 2)]
+    assert streak == (1, "http_5xx")
+    assert staged == (6,)
+
+
+def test_check_fails_when_too_many_feeds_fail(
+    warehouse_dsn: str, settings: Settings, demo_site: Any, tmp_path: Path
+) -> None:
+    feeds = [FeedSource(name=f"down-{i}", url=f"{demo_site.base_url}/_fault/status/404")
+             for i in range(2)]  # fmt: skip
+    registry = _registry(tmp_path, *feeds)
+    with pytest.raises(pipeline.CheckError, match=r"2 of 2 feeds failed \(100% > allowed 50%\)"):
+        pipeline.run_all(warehouse_dsn, settings, RUN, registry)
+
+
+def test_cli_migrate_and_run(
+    warehouse_dsn: str, demo_registry: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    for key, value in {"NEWSINGEST_ALLOW_HOSTS": "127.0.0.1", "NEWSINGEST_HOST_DELAY": "0"}.items():
+        monkeypatch.setenv(key, value)
+    assert cli.main(["migrate", "--dsn", warehouse_dsn]) == 0
+    assert "up to date" in capsys.readouterr().out
+    args = ["run", "--date", "2022-01-22", "--registry", str(demo_registry), "--dsn", warehouse_dsn]
+    assert cli.main([*args, "--feeds", "wirewire,daily-courier"]) == 0
+    out = capsys.readouterr().out
+    assert "wirewire" in out and "daily-courier" in out and "metro-ledger" not in out
+
+
+def test_cli_without_dsn_explains(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NEWSINGEST_DSN", raising=False)
+    with pytest.raises(SystemExit, match="NEWSINGEST_DSN"):
+        cli.main(["migrate"])
+
+
+def _registry(tmp_path: Path, *feeds: FeedSource) -> Path:
+    path = tmp_path / "registry.yaml"
+    lines = ["feeds:"]
+    for feed in feeds:
+        lines += [f"  - name: {feed.name}", f'    url: "{feed.url}"']
+    path.write_text("\n".join(lines) + "\n")
+    return path

@@ -91,13 +91,13 @@ def extract() -> dict[str, int]:
 def deduplicate() -> dict[str, int]:
     """Assign story clusters to the run's new articles."""
     ctx = _run()
-    return pipeline.deduplicate(ctx.dsn, ctx.run)
+    return pipeline.deduplicate(ctx.dsn, ctx.settings, ctx.run)
 
 
 def load() -> dict[str, int]:
     """Upsert the run's articles into the warehouse."""
     ctx = _run()
-    return pipeline.load(ctx.dsn, ctx.run)
+    return pipeline.load(ctx.dsn, ctx.settings, ctx.run)
 
 
 def check() -> dict[str, Any]:

@@ -53,6 +53,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dedup(args: argparse.Namespace) -> int:
+    """Cluster the documents of a JSONL file with the DAG's algorithm and parameters."""
+    from newsingest import dedup_jsonl
+    from newsingest.settings import load_settings
+
+    settings = load_settings()
+    with Path(args.input).open(encoding="utf-8") as source:
+        docs = dedup_jsonl.read_docs(source)
+    rows = dedup_jsonl.cluster(docs, settings)
+    with Path(args.output).open("w", encoding="utf-8") as target:
+        dedup_jsonl.write_rows(rows, target)
+    clusters = len({r["cluster_id"] for r in rows})
+    print(f"{len(rows)} documents, {clusters} story clusters -> {args.output}", file=sys.stderr)
+    return 0
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     """Start, stop or show the local PostgreSQL used when no DSN is configured."""
     from newsingest import localdb
@@ -105,6 +121,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--feeds", help="comma-separated subset of feed names")
     p.add_argument("--dsn", help="warehouse DSN (default: NEWSINGEST_DSN)")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser(
+        "dedup",
+        help="cluster a JSONL file of {id, text, published_at?, site?} with the DAG's algorithm",
+    )
+    p.add_argument(
+        "--input", required=True, help="JSONL: id, text, title?, url?, published_at?, site?"
+    )
+    p.add_argument("--output", required=True, help="JSONL: id, cluster_id, canonical_id, ...")
+    p.set_defaults(func=cmd_dedup)
 
     p = sub.add_parser("db", help="a local PostgreSQL for demos and tests")
     p.add_argument("action", choices=["start", "stop", "status"])

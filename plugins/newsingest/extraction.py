@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
-import unicodedata
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -15,6 +13,7 @@ from trafilatura.settings import Document
 
 from newsingest import __version__
 from newsingest.charsets import decode_html
+from newsingest.fingerprints import content_hash
 from newsingest.records import Article, FetchedPage
 from newsingest.settings import Settings
 from newsingest.urls import canonical_url, host_of
@@ -32,15 +31,6 @@ CONTENT_ATTR = re.compile(r"""content\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
 JSONLD_PUBLISHED = re.compile(r'"datePublished"\s*:\s*"([^"]+)"')
 HTML_LANG = re.compile(r"""<html[^>]*\slang\s*=\s*["']?([A-Za-z]{2,3})""", re.IGNORECASE)
 WHITESPACE = re.compile(r"\s+")
-# Straight, curly, low-9, guillemet and accent quote marks: rewrites swap them freely.
-QUOTE_MARKS = re.compile("[\"'`\u00b4\u00ab\u00bb\u2018\u2019\u201a\u201c\u201d\u201e\u2039\u203a]")
-
-
-def content_hash(body: str) -> str:
-    """SHA-256 of the body after Unicode, case, quote-mark and whitespace normalisation."""
-    text = unicodedata.normalize("NFKC", body).casefold()
-    text = QUOTE_MARKS.sub("", text)
-    return hashlib.sha256(WHITESPACE.sub(" ", text).strip().encode("utf-8")).hexdigest()
 
 
 def _parse_datetime(value: str) -> datetime | None:

@@ -6,16 +6,18 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from newsingest import deduplication, warehouse
+from newsingest import deduplication, fingerprints, warehouse
 from newsingest.charsets import decode_html
 from newsingest.downloads import Fetcher, FetchOutcome
 from newsingest.extraction import extract_page
 from newsingest.feeds import FeedParseError, ParsedFeed, discover_feed_urls, parse_feed
 from newsingest.records import (
+    Article,
+    DedupDoc,
     DedupResult,
     FeedCounts,
     FeedEntry,
@@ -304,8 +306,51 @@ def extract(dsn: str, settings: Settings, run: RunInfo) -> dict[str, int]:
     return {"extracted": len(articles) - skipped, "skipped": skipped}
 
 
-def deduplicate(dsn: str, run: RunInfo) -> dict[str, int]:
-    """Decide the cluster of every new staged article of the run.
+def _dedup_doc(article: Article) -> DedupDoc:
+    """The near-duplicate view of an article (site: registry outlet, else page site name)."""
+    return DedupDoc(
+        doc_id=article.canonical_url,
+        text=article.body,
+        published_at=article.published_at,
+        site=article.outlet or article.site_name,
+        content_hash=article.content_hash,
+    )
+
+
+def _reindex_stale(conn: warehouse.Connection, settings: Settings, since: datetime | None) -> None:
+    """Fingerprint founders again after an algorithm change, never mixing versions."""
+    stale = warehouse.stale_founders(conn, fingerprints.ALGORITHM)
+    if not stale:
+        return
+    founders = warehouse.reset_dedup_index(conn, since)
+    LOGGER.warning(
+        "fingerprint algorithm is now %s: re-indexing %d founders (%d stored with another)",
+        fingerprints.ALGORITHM,
+        len(founders),
+        stale,
+    )
+    index = deduplication.Index(df_cap=settings.dedup_df_cap)
+    for row in founders:
+        doc = DedupDoc(
+            doc_id=row["canonical_url"],
+            text=row["body"],
+            published_at=row["published_at"],
+            site=row["outlet"] or row["site_name"],
+        )
+        index.site_lines.update(warehouse.site_line_counts(conn, deduplication.site_line_keys(doc)))
+        sampled = fingerprints.sample(deduplication.strip_boilerplate(doc, index, settings))
+        warehouse.store_founder(
+            conn,
+            doc.doc_id,
+            published_at=doc.published_at,
+            samples=sorted(sampled),
+            algorithm=fingerprints.ALGORITHM,
+            df_cap=settings.dedup_df_cap,
+        )
+
+
+def deduplicate(dsn: str, settings: Settings, run: RunInfo) -> dict[str, int]:
+    """Decide the story cluster of every new staged article of the run.
 
     Articles already in the warehouse keep their assignment, so a rerun of
     the same day decides nothing anew.
@@ -316,9 +361,31 @@ def deduplicate(dsn: str, run: RunInfo) -> dict[str, int]:
     with warehouse.connect(dsn) as conn:
         articles = warehouse.staged_articles(conn, run.run_key)
         existing = warehouse.existing_urls(conn, [a.canonical_url for a in articles])
-        fresh = [a for a in articles if a.canonical_url not in existing]
-        known = warehouse.known_hashes(conn, sorted({a.content_hash for a in fresh}))
-        results = deduplication.deduplicate(fresh, known)
+        fresh = list({a.canonical_url: _dedup_doc(a) for a in articles
+                      if a.canonical_url not in existing}.values())  # fmt: skip
+        dates = [d.published_at for d in fresh if d.published_at]
+        window = timedelta(days=settings.dedup_window_days)
+        since = min(dates) - window if dates else None
+        until = max(dates) + window if dates else None
+        _reindex_stale(conn, settings, since)
+        index = deduplication.Index(df_cap=settings.dedup_df_cap)
+        index.site_lines.update(
+            warehouse.site_line_counts(
+                conn, (k for d in fresh for k in deduplication.site_line_keys(d))
+            )
+        )
+        samples = deduplication.fingerprint_batch(fresh, index, settings)
+        df, postings = warehouse.seed_index(
+            conn,
+            (s for sampled in samples.values() for s in sampled),
+            algorithm=fingerprints.ALGORITHM,
+            df_cap=settings.dedup_df_cap,
+            since=since,
+            until=until,
+        )
+        deduplication.seed(index, df, postings)
+        index.hashes.update(warehouse.known_hashes(conn, sorted({d.content_hash for d in fresh})))
+        results = deduplication.assign(fresh, samples, index, settings)
         by_canonical = {r.canonical_url: r for r in results}
         decisions = [
             (
@@ -333,16 +400,30 @@ def deduplicate(dsn: str, run: RunInfo) -> dict[str, int]:
     return {"new": len(results) - copies, "duplicates": copies, "known": len(existing)}
 
 
-def load(dsn: str, run: RunInfo) -> dict[str, int]:
-    """Upsert the run's articles into news.articles and refresh story clusters.
+def load(dsn: str, settings: Settings, run: RunInfo) -> dict[str, int]:
+    """Upsert the run's articles, index new cluster founders, refresh story clusters.
 
     Returns:
-        {"loaded": n}.
+        {"loaded": articles new to the warehouse}.
     """
     with warehouse.connect(dsn) as conn:
-        loaded = warehouse.load_run(conn, run.run_key)
+        inserted = warehouse.load_run(conn, run.run_key)
+        for article, result in inserted:
+            doc = _dedup_doc(article)
+            warehouse.add_site_lines(
+                conn, doc.site, (h for _, h in deduplication.site_line_keys(doc))
+            )
+            if result.relation == "original":
+                warehouse.store_founder(
+                    conn,
+                    article.canonical_url,
+                    published_at=article.published_at,
+                    samples=result.samples,
+                    algorithm=fingerprints.ALGORITHM,
+                    df_cap=settings.dedup_df_cap,
+                )
         warehouse.record_stage_counts(conn, run.run_key)
-    return {"loaded": loaded}
+    return {"loaded": len(inserted)}
 
 
 def check(dsn: str, settings: Settings, run: RunInfo) -> dict[str, Any]:
@@ -416,7 +497,7 @@ def run_all(
     for source in prepare(dsn, registry, feeds):
         fetch_feed(dsn, settings, run, source)
     extract(dsn, settings, run)
-    deduplicate(dsn, run)
-    load(dsn, run)
+    deduplicate(dsn, settings, run)
+    load(dsn, settings, run)
     check(dsn, settings, run)
     return summary(dsn, run)

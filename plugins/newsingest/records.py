@@ -99,14 +99,32 @@ class Article:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DedupDoc:
+    """What near-duplicate search needs of an article."""
+
+    doc_id: str  # the canonical URL in the pipeline
+    text: str
+    published_at: datetime | None = None
+    site: str = ""
+    content_hash: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DedupResult:
-    """Where an article sits among stories already seen."""
+    """Where an article sits among stories already seen.
+
+    cluster_key is "cluster:<id>" for a stored cluster, else the doc id of the
+    batch article that founded the cluster. Founders carry their fingerprint
+    (samples) so that the load can store it with the row.
+    """
 
     canonical_url: str
-    cluster_key: str  # canonical URL of the cluster's first member
+    cluster_key: str
     duplicate_of: str | None = None
     similarity: float = 1.0
     relation: str = "original"  # original, exact, near, stitched
+    secondary_of: str | None = None  # the second story of a stitched page
+    samples: tuple[int, ...] = ()
 
 
 @dataclass(slots=True)

@@ -46,6 +46,12 @@ class Settings:
     max_pages_per_feed: int = 200
     min_body_chars: int = 400
     max_future_skew_hours: int = 24
+    dedup_window_days: int = 14
+    dedup_near_threshold: float = 0.3
+    dedup_min_shared: int = 4
+    dedup_df_cap: int = 10
+    dedup_boilerplate_docs: int = 5
+    dedup_stitch_coverage: float = 0.8
     max_failed_feed_share: float = 0.5
 
     def __post_init__(self) -> None:
@@ -60,6 +66,10 @@ class Settings:
             raise SettingsError("need 1 <= host_concurrency <= global_concurrency")
         if not 0.0 <= self.max_failed_feed_share <= 1.0:
             raise SettingsError("max_failed_feed_share must lie between 0 and 1")
+        if not 0.0 < self.dedup_near_threshold <= 1.0:
+            raise SettingsError("dedup_near_threshold must lie in (0, 1]")
+        if self.dedup_df_cap < 1 or self.dedup_boilerplate_docs < 2:
+            raise SettingsError("dedup_df_cap must be >= 1 and dedup_boilerplate_docs >= 2")
         if self.retries < 0 or self.max_redirects < 0:
             raise SettingsError("retries and max_redirects must not be negative")
 

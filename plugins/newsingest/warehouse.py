@@ -6,6 +6,7 @@ import gzip
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -246,8 +247,8 @@ def existing_urls(conn: Connection, canonical_urls: Sequence[str]) -> set[str]:
     return {r["canonical_url"] for r in rows}
 
 
-def known_hashes(conn: Connection, hashes: Sequence[str]) -> dict[str, DedupResult]:
-    """For each hash already loaded, the earliest article with it, as a match target."""
+def known_hashes(conn: Connection, hashes: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """For each content hash already loaded: (earliest article with it, its cluster key)."""
     rows = conn.execute(
         """
         SELECT DISTINCT ON (content_hash) content_hash, canonical_url, cluster_id
@@ -256,12 +257,165 @@ def known_hashes(conn: Connection, hashes: Sequence[str]) -> dict[str, DedupResu
         """,
         (list(hashes),),
     ).fetchall()
-    return {
-        r["content_hash"]: DedupResult(
-            canonical_url=r["canonical_url"], cluster_key=f"cluster:{r['cluster_id']}"
+    return {r["content_hash"]: (r["canonical_url"], f"cluster:{r['cluster_id']}") for r in rows}
+
+
+def site_line_counts(
+    conn: Connection, pairs: Iterable[tuple[str, int]]
+) -> dict[tuple[str, int], int]:
+    """Stored article counts of (site, line hash) pairs."""
+    wanted = sorted(set(pairs))
+    if not wanted:
+        return {}
+    rows = conn.execute(
+        """
+        SELECT l.site, l.line_hash, l.docs FROM news.dedup_site_lines l
+        JOIN unnest(%s::text[], %s::bigint[]) AS w(site, line_hash) USING (site, line_hash)
+        """,
+        ([p[0] for p in wanted], [p[1] for p in wanted]),
+    ).fetchall()
+    return {(r["site"], r["line_hash"]): r["docs"] for r in rows}
+
+
+def add_site_lines(conn: Connection, site: str, line_hashes: Iterable[int]) -> None:
+    """Count one more article of site for each of its distinct lines."""
+    hashes = sorted(set(line_hashes))
+    if site and hashes:
+        conn.execute(
+            """
+            INSERT INTO news.dedup_site_lines (site, line_hash, docs)
+            SELECT %s, h, 1 FROM unnest(%s::bigint[]) AS h
+            ON CONFLICT (site, line_hash) DO UPDATE SET docs = news.dedup_site_lines.docs + 1
+            """,
+            (site, hashes),
         )
-        for r in rows
+
+
+def seed_index(
+    conn: Connection,
+    shingles: Iterable[int],
+    *,
+    algorithm: str,
+    df_cap: int,
+    since: datetime | None,
+    until: datetime | None,
+) -> tuple[dict[int, int], list[dict[str, Any]]]:
+    """Document frequencies of the batch's shingles and the founders posting them.
+
+    Args:
+        conn: open connection.
+        shingles: every sampled shingle of the batch.
+        algorithm: current fingerprint version (other versions are not read).
+        df_cap: shingles in this many founders or more are not looked up.
+        since, until: publication window of founders (None: unbounded).
+
+    Returns:
+        (df by shingle, posting rows with shingle, canonical_url, size,
+        published_at, cluster_id).
+    """
+    wanted = sorted(set(shingles))
+    df = {
+        r["shingle"]: r["founders"]
+        for r in conn.execute(
+            "SELECT shingle, founders FROM news.dedup_shingle_df WHERE shingle = ANY(%s)",
+            (wanted,),
+        ).fetchall()
     }
+    informative = [s for s in wanted if df.get(s, 0) < df_cap and s in df]
+    postings = conn.execute(
+        """
+        SELECT p.shingle, f.canonical_url, f.size, f.published_at, a.cluster_id
+        FROM news.dedup_postings p
+        JOIN news.dedup_founders f USING (founder_id)
+        LEFT JOIN news.articles a ON a.canonical_url = f.canonical_url
+        WHERE p.shingle = ANY(%(s)s) AND f.algorithm = %(alg)s
+          AND (f.published_at IS NULL OR %(since)s::timestamptz IS NULL
+               OR f.published_at >= %(since)s)
+          AND (f.published_at IS NULL OR %(until)s::timestamptz IS NULL
+               OR f.published_at <= %(until)s)
+        """,
+        {"s": informative, "alg": algorithm, "since": since, "until": until},
+    ).fetchall()
+    return df, [dict(r) for r in postings]
+
+
+def store_founder(
+    conn: Connection,
+    canonical_url: str,
+    *,
+    published_at: datetime | None,
+    samples: Sequence[int],
+    algorithm: str,
+    df_cap: int,
+) -> bool:
+    """Index a cluster founder: fingerprint, postings of informative shingles, frequencies.
+
+    Returns:
+        False when the founder was already stored (a rerun), True otherwise.
+    """
+    row = conn.execute(
+        """
+        INSERT INTO news.dedup_founders (canonical_url, algorithm, published_at, size, samples)
+        SELECT %(url)s, %(alg)s, %(pub)s, count(*) FILTER (WHERE coalesce(d.founders, 0) < %(cap)s),
+               %(samples)s::bigint[]
+        FROM unnest(%(samples)s::bigint[]) AS s(shingle)
+        LEFT JOIN news.dedup_shingle_df d USING (shingle)
+        ON CONFLICT (canonical_url) DO NOTHING
+        RETURNING founder_id
+        """,
+        {"url": canonical_url, "alg": algorithm, "pub": published_at, "cap": df_cap,
+         "samples": list(samples)},
+    ).fetchone()  # fmt: skip
+    if row is None:
+        return False
+    conn.execute(
+        """
+        INSERT INTO news.dedup_postings (shingle, founder_id)
+        SELECT s.shingle, %(id)s FROM unnest(%(samples)s::bigint[]) AS s(shingle)
+        LEFT JOIN news.dedup_shingle_df d USING (shingle)
+        WHERE coalesce(d.founders, 0) < %(cap)s
+        """,
+        {"id": row["founder_id"], "samples": list(samples), "cap": df_cap},
+    )
+    conn.execute(
+        """
+        INSERT INTO news.dedup_shingle_df (shingle, founders)
+        SELECT s, 1 FROM unnest(%s::bigint[]) AS s
+        ON CONFLICT (shingle) DO UPDATE SET founders = news.dedup_shingle_df.founders + 1
+        """,
+        (list(samples),),
+    )
+    return True
+
+
+def stale_founders(conn: Connection, algorithm: str) -> int:
+    """How many stored founders were fingerprinted by another algorithm version."""
+    row = conn.execute(
+        "SELECT count(*) AS n FROM news.dedup_founders WHERE algorithm <> %s", (algorithm,)
+    ).fetchone()
+    return int(row["n"]) if row else 0
+
+
+def reset_dedup_index(conn: Connection, since: datetime | None) -> list[dict[str, Any]]:
+    """Drop the index and return the founders to fingerprint again (those since `since`).
+
+    Returns:
+        Rows with canonical_url, body, outlet and published_at of the founders
+        to re-index, oldest first.
+    """
+    founders = conn.execute(
+        """
+        SELECT a.canonical_url, a.body, a.outlet, a.site_name, a.published_at
+        FROM news.dedup_founders f JOIN news.articles a USING (canonical_url)
+        WHERE %(since)s::timestamptz IS NULL OR a.published_at IS NULL
+              OR a.published_at >= %(since)s
+        ORDER BY a.published_at NULLS LAST, a.article_id
+        """,
+        {"since": since},
+    ).fetchall()
+    conn.execute("TRUNCATE news.dedup_postings, news.dedup_shingle_df")
+    conn.execute("DELETE FROM news.dedup_founders")
+    return [dict(r) for r in founders]
 
 
 def save_dedup(conn: Connection, run_key: str, results: Sequence[tuple[str, DedupResult]]) -> None:
@@ -289,7 +443,7 @@ def _article_values(article: Article) -> list[Any]:
     ]
 
 
-def load_run(conn: Connection, run_key: str) -> int:
+def load_run(conn: Connection, run_key: str) -> list[tuple[Article, DedupResult]]:
     """Upsert the run's deduplicated articles into news.articles and refresh their clusters.
 
     Articles already present keep their cluster assignment (so reruns change
@@ -300,7 +454,7 @@ def load_run(conn: Connection, run_key: str) -> int:
         run_key: the run whose staged articles to load.
 
     Returns:
-        The number of articles written.
+        The articles inserted by this call (not those updated), with their decisions.
     """
     rows = conn.execute(
         "SELECT record, dedup FROM news.staged_articles WHERE run_key = %s "
@@ -315,6 +469,7 @@ def load_run(conn: Connection, run_key: str) -> int:
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in ARTICLE_COLUMNS if c != "canonical_url")
     clusters: dict[str, int] = {}
     touched: set[int] = set()
+    inserted: list[tuple[Article, DedupResult]] = []
     for article, result in staged:
         existing = conn.execute(
             "SELECT article_id, cluster_id FROM news.articles WHERE canonical_url = %s",
@@ -331,24 +486,29 @@ def load_run(conn: Connection, run_key: str) -> int:
             clusters[article.canonical_url] = existing["cluster_id"]
             continue
         cluster_id = _resolve_cluster(conn, result, clusters)
-        duplicate_of = None
-        if result.duplicate_of:
-            match = conn.execute(
-                "SELECT article_id FROM news.articles WHERE canonical_url = %s",
-                (result.duplicate_of,),
-            ).fetchone()
-            duplicate_of = match["article_id"] if match else None
         conn.execute(
-            f"INSERT INTO news.articles ({columns}, cluster_id, duplicate_of, similarity, "
-            f"dup_relation, first_run_key, last_run_key) "
-            f"VALUES ({placeholders}, %s, %s, %s, %s, %s, %s)",
-            [*_article_values(article), cluster_id, duplicate_of, result.similarity,
-             result.relation, run_key, run_key],
+            f"INSERT INTO news.articles ({columns}, cluster_id, duplicate_of, secondary_of, "
+            f"similarity, dup_relation, first_run_key, last_run_key) "
+            f"VALUES ({placeholders}, %s, %s, %s, %s, %s, %s, %s)",
+            [*_article_values(article), cluster_id, _article_id(conn, result.duplicate_of),
+             _article_id(conn, result.secondary_of), result.similarity, result.relation,
+             run_key, run_key],
         )  # fmt: skip
         clusters[article.canonical_url] = cluster_id
         touched.add(cluster_id)
+        inserted.append((article, result))
     refresh_clusters(conn, touched)
-    return len(staged)
+    return inserted
+
+
+def _article_id(conn: Connection, canonical_url: str | None) -> int | None:
+    """The id of a loaded article, None when absent or not given."""
+    if not canonical_url:
+        return None
+    row = conn.execute(
+        "SELECT article_id FROM news.articles WHERE canonical_url = %s", (canonical_url,)
+    ).fetchone()
+    return int(row["article_id"]) if row else None
 
 
 def _resolve_cluster(conn: Connection, result: DedupResult, clusters: dict[str, int]) -> int:

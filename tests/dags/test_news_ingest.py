@@ -72,6 +72,25 @@ def test_demo_run_loads_expected_articles(
             "SELECT error_streak FROM news.feed_state WHERE feed_name = 'broken-gazette'"
         ).fetchone()
     assert loaded == expected
+    # The story clusters are exactly the demo's labelled stories.
+    story = {
+        canonical_url(demo_site.base_url + p["path"]): p["story"]
+        for p in EXPECTED["pages"]
+        if p["is_article"]
+    }
+    with psycopg.connect(warehouse_dsn) as conn:
+        rows = conn.execute("SELECT canonical_url, cluster_id FROM news.articles").fetchall()
+        canonical = conn.execute(
+            "SELECT a.canonical_url FROM news.story_clusters c "
+            "JOIN news.articles a ON a.article_id = c.canonical_article_id WHERE c.member_count > 1"
+        ).fetchall()
+    by_cluster: dict[int, set[str]] = {}
+    for url, cluster in rows:
+        by_cluster.setdefault(cluster, set()).add(story[url])
+    assert all(len(stories) == 1 for stories in by_cluster.values()), by_cluster
+    assert len(by_cluster) == len(set(story.values()))
+    # Wire stories: the agency's own page is the canonical article.
+    assert {c[0].split("/")[3] for c in canonical} == {"wirewire"}
     assert broken == (True, {"parse_error": 1})
     assert ("parse_error",) in logged
     assert states == (1,)

@@ -1,62 +1,146 @@
-"""Tests of newsingest.deduplication (exact layer)."""
+"""Tests of newsingest.deduplication on small hand-made stories."""
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 
-from newsingest.deduplication import deduplicate
-from newsingest.extraction import content_hash
-from newsingest.records import Article, DedupResult
+from newsingest.deduplication import Founder, Index, deduplicate, seed
+from newsingest.fingerprints import content_hash
+from newsingest.records import DedupDoc
+from newsingest.settings import Settings
+
+SETTINGS = Settings()
+rng = random.Random(7)
+VOCAB = [f"w{i}" for i in range(3000)]
 
 
-def article(url: str, body: str, day: int | None) -> Article:
-    return Article(
-        url=url,
-        canonical_url=url,
-        feed_name="f",
-        body=body,
-        content_hash=content_hash(body),
-        published_at=datetime(2022, 1, day, tzinfo=UTC) if day else None,
+def story(words: int = 400) -> str:
+    """A synthetic article: paragraphs of random words (unrelated stories share little)."""
+    tokens = [rng.choice(VOCAB) for _ in range(words)]
+    return "\n".join(" ".join(tokens[i : i + 40]) + "." for i in range(0, words, 40))
+
+
+def doc(doc_id: str, text: str, day: int = 21, site: str = "") -> DedupDoc:
+    return DedupDoc(
+        doc_id=doc_id,
+        text=text,
+        published_at=datetime(2022, 1, day, tzinfo=UTC),
+        site=site,
+        content_hash=content_hash(text),
     )
 
 
-WIRE = "GENEVA (AFP) - Talks ended without a breakthrough, officials said on Friday."
+def run(*docs: DedupDoc, index: Index | None = None) -> dict[str, object]:
+    index = index or Index(df_cap=SETTINGS.dedup_df_cap)
+    return {r.canonical_url: r for r in deduplicate(docs, index, SETTINGS)}
 
 
-def test_exact_copies_join_the_earliest_original() -> None:
-    batch = [
-        article("https://b.example/copy", WIRE.upper().replace("-", "  -  "), 21),
-        article("https://a.example/wire", WIRE, 20),
-        article("https://c.example/other", "Something else entirely happened today.", 21),
-    ]
-    results = {r.canonical_url: r for r in deduplicate(batch, {})}
-    assert results["https://a.example/wire"].relation == "original"
-    copy = results["https://b.example/copy"]
-    assert copy.relation == "exact"
-    assert copy.duplicate_of == "https://a.example/wire"
-    assert copy.cluster_key == "https://a.example/wire"
-    assert results["https://c.example/other"].relation == "original"
+def spin(text: str, share: float) -> str:
+    words = text.split(" ")
+    for i in rng.sample(range(len(words)), int(len(words) * share)):
+        words[i] = rng.choice(VOCAB) + "x"
+    return " ".join(words)
+
+
+def test_exact_copy_joins_the_earliest_original() -> None:
+    wire = story()
+    results = run(doc("b/copy", wire.upper(), day=22), doc("a/wire", wire, day=20))
+    assert results["a/wire"].relation == "original"
+    assert results["b/copy"].relation == "exact"
+    assert results["b/copy"].duplicate_of == "a/wire"
+    assert results["b/copy"].cluster_key == "a/wire"
+
+
+def test_rewrites_link_and_unrelated_stories_do_not() -> None:
+    wire = story()
+    paragraphs = wire.split("\n")
+    results = run(
+        doc("wire", wire, day=20),
+        doc("spun", spin(wire, 0.2)),
+        doc("truncated", "\n".join(paragraphs[:3])),
+        doc("reordered", "\n".join([paragraphs[0], *reversed(paragraphs[1:])])),
+        doc("junk", wire + "\nSupport us now. Subscribe to our newsletter for daily updates."),
+        doc("other", story()),
+    )
+    for name in ("spun", "truncated", "reordered", "junk"):
+        assert results[name].cluster_key == "wire", name
+        assert results[name].relation == "near", name
+    assert results["other"].relation == "original"
+
+
+def test_shared_quotes_alone_do_not_link() -> None:
+    # The shared quote is 40% of each text: enough to link them if it counted.
+    words = [rng.choice(VOCAB) for _ in range(120)]
+    quote = "“" + " ".join(words) + "”"
+    first = story(180) + "\n" + quote
+    second = story(180) + "\n" + quote
+    results = run(doc("first", first), doc("second", second))
+    assert results["second"].relation == "original"
+    unquoted = run(doc("first", first.replace("“", "")), doc("second", second.replace("“", "")))
+    assert unquoted["second"].relation == "near"
+
+
+def test_site_boilerplate_does_not_link_unrelated_articles() -> None:
+    footer = "\n".join(story(60) for _ in range(4))
+    docs = [doc(f"site/{i}", story(150) + "\n" + footer, site="site") for i in range(8)]
+    results = run(*docs)
+    assert {r.relation for r in results.values()} == {"original"}
+
+
+def test_stitched_page_links_main_story_and_records_the_second() -> None:
+    first, second = story(500), story(300)
+    page = first + "\n" + second
+    results = run(doc("first", first, day=19), doc("second", second, day=20), doc("page", page))
+    assert results["page"].cluster_key == "first"
+    assert results["page"].relation == "stitched"
+    assert results["page"].secondary_of == "second"
+
+
+def test_founders_only_no_chaining() -> None:
+    # b copies the second half of a; c copies the first half of b's own text.
+    a = story(400)
+    half = "\n".join(a.split("\n")[5:])
+    b = half + "\n" + story(400)
+    c = "\n".join(b.split("\n")[5:])  # b's new text only
+    results = run(doc("a", a, day=18), doc("b", b, day=19), doc("c", c, day=20))
+    assert results["b"].cluster_key == "a"
+    assert results["c"].relation == "original"
+
+
+def test_window_keeps_old_founders_out() -> None:
+    wire = story()
+    results = run(doc("old", wire, day=1), doc("new", spin(wire, 0.05), day=30))
+    assert results["new"].relation == "original"
 
 
 def test_input_order_does_not_matter() -> None:
-    batch = [article(f"https://x{i}.example/a", WIRE, 22 - i) for i in range(3)]
-    forward = deduplicate(batch, {})
-    backward = deduplicate(list(reversed(batch)), {})
+    wire = story()
+    docs = [doc(f"x{i}", spin(wire, 0.1), day=20 + i) for i in range(4)]
+    forward = run(*docs)
+    backward = run(*reversed(docs))
     assert forward == backward
-    assert [r.relation for r in forward] == ["original", "exact", "exact"]
 
 
-def test_match_against_warehouse_history() -> None:
-    known = {
-        content_hash(WIRE): DedupResult(
-            canonical_url="https://old.example/wire", cluster_key="cluster:7"
-        )
-    }
-    (result,) = deduplicate([article("https://new.example/copy", WIRE, 21)], known)
+def test_seeded_history_is_matched() -> None:
+    wire = story()
+    first = Index(df_cap=SETTINGS.dedup_df_cap)
+    (founder,) = deduplicate([doc("stored", wire, day=20)], first, SETTINGS)
+    history = Index(df_cap=SETTINGS.dedup_df_cap)
+    postings = [
+        {"shingle": s, "canonical_url": "stored", "size": len(founder.samples),
+         "published_at": datetime(2022, 1, 20, tzinfo=UTC), "cluster_id": 7}
+        for s in founder.samples
+    ]  # fmt: skip
+    seed(history, dict.fromkeys(founder.samples, 1), postings)
+    assert history.founders["stored"] == Founder("stored", "cluster:7", len(founder.samples),
+                                                 datetime(2022, 1, 20, tzinfo=UTC))  # fmt: skip
+    (result,) = deduplicate([doc("new", spin(wire, 0.1))], history, SETTINGS)
     assert result.cluster_key == "cluster:7"
-    assert result.duplicate_of == "https://old.example/wire"
+    assert result.duplicate_of == "stored"
 
 
 def test_quote_marks_and_spacing_do_not_change_the_hash() -> None:
     assert content_hash("He said «yes»  today.") == content_hash('He said "yes" today.')
+    assert content_hash("He said “yes” today.") == content_hash("he said yes today.")
     assert content_hash("a b") != content_hash("a c")

@@ -132,44 +132,44 @@ def _decide(
     doc: DedupDoc, samples: list[int], index: Index, settings: Settings
 ) -> DedupResult | None:
     """Match one document against the founders; None when it opens a new story."""
-    shared: Counter[str] = Counter()
+    matched: dict[str, set[int]] = {}
     for shingle in samples:
         for key in index.postings.get(shingle, ()):
-            shared[key] += 1
+            matched.setdefault(key, set()).add(shingle)
     size = max(1, len(samples))
     scored: list[tuple[float, int, Founder]] = []
-    for key, count in shared.items():
+    for key, found in matched.items():
         founder = index.founders[key]
-        if key == doc.doc_id or count < settings.dedup_min_shared:
+        if key == doc.doc_id or len(found) < settings.dedup_min_shared:
             continue
         if not _within_window(doc.published_at, founder.published_at, settings):
             continue
-        containment = count / max(1, min(size, founder.size))
+        containment = len(found) / max(1, min(size, founder.size))
         if containment >= settings.dedup_near_threshold:
-            scored.append((containment, count, founder))
+            scored.append((containment, len(found), founder))
     if not scored:
         return None
     scored.sort(key=lambda item: (-item[1], -item[0], item[2].key))
-    similarity, count, best = scored[0]
-    # A page stitching two stories: another founder's text is largely inside
-    # this page, yet the best match explains only part of it.
-    secondary = next(
-        (
-            f
-            for c, n, f in scored[1:]
-            if f.cluster_key != best.cluster_key
-            and n / max(1, f.size) >= settings.dedup_near_threshold
-        ),
-        None,
-    )
-    stitched = secondary is not None and count / size < settings.dedup_stitch_coverage
+    similarity, _, best = scored[0]
+    # A stitched page: besides its main story, it holds much of another
+    # story's text that the main story does not explain.
+    secondary = None
+    for _, _, other in scored[1:]:
+        extra = matched[other.key] - matched[best.key]
+        if (
+            other.cluster_key != best.cluster_key
+            and len(extra) >= settings.dedup_min_shared
+            and len(extra) / max(1, min(size, other.size)) >= settings.dedup_secondary_share
+        ):
+            secondary = other
+            break
     return DedupResult(
         canonical_url=doc.doc_id,
         cluster_key=best.cluster_key,
         duplicate_of=best.key,
         similarity=round(min(1.0, similarity), 4),
-        relation="stitched" if stitched else "near",
-        secondary_of=secondary.key if stitched and secondary else None,
+        relation="stitched" if secondary else "near",
+        secondary_of=secondary.key if secondary else None,
     )
 
 

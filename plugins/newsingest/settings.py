@@ -47,11 +47,11 @@ class Settings:
     min_body_chars: int = 400
     max_future_skew_hours: int = 24
     dedup_window_days: int = 14
-    dedup_near_threshold: float = 0.3
+    dedup_near_threshold: float = 0.25
     dedup_min_shared: int = 4
     dedup_df_cap: int = 10
     dedup_boilerplate_docs: int = 5
-    dedup_stitch_coverage: float = 0.8
+    dedup_secondary_share: float = 0.2
     max_failed_feed_share: float = 0.5
 
     def __post_init__(self) -> None:

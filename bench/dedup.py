@@ -1,0 +1,192 @@
+"""Near-duplicate benchmark: the project's clusterer against datasketch MinHashLSH, same documents.
+
+Quality: a labelled set generated (newsingest.variants, fixed seed) from the
+English texts of ../shared/datasets/extraction-dev; prints pairwise and
+B-cubed scores, linkage per rewrite kind and hard-negative false merges for
+both engines. Throughput (--history N): see bench/dedup_throughput.py.
+
+    python bench/dedup.py [--seed 20240501] [--variants 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import devset
+from datasketch import MinHash, MinHashLSH
+
+from newsingest.deduplication import Index, deduplicate
+from newsingest.fingerprints import content_hash
+from newsingest.records import DedupDoc
+from newsingest.settings import load_settings
+from newsingest.variants import POSITIVE_KINDS, LabelledDoc, generate
+
+Clusterer = Callable[[Sequence[LabelledDoc]], dict[str, str]]
+
+
+SECONDARY: dict[str, str | None] = {}
+
+
+def project(docs: Sequence[LabelledDoc]) -> dict[str, str]:
+    """Cluster with newsingest's engine on an empty index (what `newsingest dedup` does)."""
+    settings = load_settings()
+    batch = [
+        DedupDoc(doc_id=d.doc_id, text=d.text, published_at=d.published_at, site=d.site,
+                 content_hash=content_hash(d.text))
+        for d in docs
+    ]  # fmt: skip
+    results = deduplicate(batch, Index(df_cap=settings.dedup_df_cap), settings)
+    SECONDARY.update({r.canonical_url: r.secondary_of for r in results})
+    return {r.canonical_url: r.cluster_key for r in results}
+
+
+def minhash_lsh(docs: Sequence[LabelledDoc]) -> dict[str, str]:
+    """datasketch MinHashLSH, char 5-grams, 128 permutations, threshold 0.5, union of matches."""
+    lsh = MinHashLSH(threshold=0.5, num_perm=128)
+    parent: dict[str, str] = {}
+
+    def find(key: str) -> str:
+        while parent[key] != key:
+            parent[key] = parent[parent[key]]
+            key = parent[key]
+        return key
+
+    for doc in sorted(docs, key=lambda d: (d.published_at, d.doc_id)):
+        text = " ".join(doc.text.lower().split())
+        signature = MinHash(num_perm=128)
+        signature.update_batch([text[i : i + 5].encode("utf-8") for i in range(len(text) - 4)])
+        parent[doc.doc_id] = doc.doc_id
+        for match in lsh.query(signature):
+            parent[find(match)] = find(doc.doc_id)
+        lsh.insert(doc.doc_id, signature)
+    return {d.doc_id: find(d.doc_id) for d in docs}
+
+
+def pairwise(gold: dict[str, str], predicted: dict[str, str]) -> tuple[float, float, float]:
+    """Pairwise precision, recall and F1 over all document pairs."""
+
+    def pairs(groups: Counter[object]) -> int:
+        return sum(n * (n - 1) // 2 for n in groups.values())
+
+    both = pairs(Counter((gold[d], predicted[d]) for d in gold))
+    in_predicted, in_gold = pairs(Counter(predicted.values())), pairs(Counter(gold.values()))
+    precision = both / in_predicted if in_predicted else 1.0
+    recall = both / in_gold if in_gold else 1.0
+    return precision, recall, _f1(precision, recall)
+
+
+def bcubed(gold: dict[str, str], predicted: dict[str, str]) -> float:
+    """B-cubed F1: per-document precision and recall of its cluster, averaged."""
+    by_gold, by_pred = defaultdict(set), defaultdict(set)
+    for doc in gold:
+        by_gold[gold[doc]].add(doc)
+        by_pred[predicted[doc]].add(doc)
+    p = r = 0.0
+    for doc in gold:
+        common = len(by_gold[gold[doc]] & by_pred[predicted[doc]])
+        p += common / len(by_pred[predicted[doc]])
+        r += common / len(by_gold[gold[doc]])
+    return _f1(p / len(gold), r / len(gold))
+
+
+def _f1(p: float, r: float) -> float:
+    return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def linkage(docs: Sequence[LabelledDoc], predicted: dict[str, str]) -> dict[str, float]:
+    """Per rewrite kind: share of variants clustered with their original."""
+    linked: dict[str, list[bool]] = defaultdict(list)
+    for doc in docs:
+        if doc.kind in POSITIVE_KINDS:
+            linked[doc.kind].append(predicted[doc.doc_id] == predicted[doc.source])
+    return {kind: sum(v) / len(v) for kind, v in sorted(linked.items())}
+
+
+def false_merges(
+    docs: Sequence[LabelledDoc], predicted: dict[str, str]
+) -> tuple[float, dict[str, float]]:
+    """Share of hard negatives merged with the story they mimic (or with anything, for footers)."""
+    sizes = Counter(predicted.values())
+    merged: dict[str, list[bool]] = defaultdict(list)
+    for doc in docs:
+        if doc.kind == "shared_quotes":
+            merged[doc.kind].append(predicted[doc.doc_id] == predicted[doc.source])
+        elif doc.kind == "shared_boilerplate":
+            merged[doc.kind].append(sizes[predicted[doc.doc_id]] > 1)
+    flat = [m for values in merged.values() for m in values]
+    return sum(flat) / len(flat), {k: sum(v) / len(v) for k, v in merged.items()}
+
+
+def stitched_secondaries(docs: Sequence[LabelledDoc], results: dict[str, str | None]) -> float:
+    """Share of stitched pages whose second story is recorded."""
+    stitched = [d for d in docs if d.kind == "stitched"]
+    return sum(results.get(d.doc_id) == d.secondary for d in stitched) / max(1, len(stitched))
+
+
+def real_pairs() -> str:
+    """The development set's real cases: two AP copies, two Reuters versions, one NFL blog."""
+    entries = {e["id"]: e for e in devset.manifest()}
+    settings = load_settings()
+
+    def cluster(ids: Sequence[str]) -> dict[str, str]:
+        docs = [DedupDoc(doc_id=i, text=devset.truth(entries[i]), site=i.split("/")[0])
+                for i in ids]  # fmt: skip
+        found = deduplicate(docs, Index(df_cap=settings.dedup_df_cap), settings)
+        return {r.canonical_url: r.cluster_key for r in found}
+
+    pairs = [("dragnet/9", "dragnet/44"), ("dragnet/R491", "dragnet/R492")]
+    linked = sum(len(set(cluster(pair).values())) == 1 for pair in pairs)
+    nfl = [f"dragnet/R{i}" for i in range(498, 521) if f"dragnet/R{i}" in entries]
+    nfl_clusters = cluster(nfl)
+    merged = sum(n - 1 for n in Counter(nfl_clusters.values()).values())
+    return (f"real copies linked: {linked}/{len(pairs)}; NFL blog pages sharing only "
+            f"comment guidelines wrongly merged: {merged}/{len(nfl)}")  # fmt: skip
+
+
+def main() -> None:
+    """Generate the set, run both engines, print the comparison."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seed", type=int, default=20240501)
+    parser.add_argument("--variants", type=int, default=4, help="rewrites per story")
+    parser.add_argument("--limit", type=int, default=0, help="use at most this many texts")
+    args = parser.parse_args()
+    texts = [text for _, text in devset.english_texts()]
+    if args.limit:
+        texts = texts[: args.limit]
+    docs = generate(texts, seed=args.seed, variants_per_story=args.variants)
+    gold = {d.doc_id: d.story for d in docs}
+    kinds = Counter(d.kind for d in docs)
+    print(f"labelled set: {len(docs)} documents from {len(texts)} texts (seed {args.seed}); "
+          f"{len(set(gold.values()))} stories; kinds: {dict(sorted(kinds.items()))}")  # fmt: skip
+    scores = {}
+    for name, engine in (("newsingest", project), ("datasketch", minhash_lsh)):
+        started = time.perf_counter()
+        predicted = engine(docs)
+        elapsed = time.perf_counter() - started
+        p, r, f = pairwise(gold, predicted)
+        merged, by_negative = false_merges(docs, predicted)
+        scores[name] = (p, r, f, merged)
+        print(f"\n{name}: pairwise precision={p:.3f} recall={r:.3f} f1={f:.3f} "
+              f"bcubed_f1={bcubed(gold, predicted):.3f} false_merge={merged:.3f} "
+              f"({', '.join(f'{k}={v:.3f}' for k, v in sorted(by_negative.items()))}) "
+              f"docs/s={len(docs) / elapsed:.0f}")  # fmt: skip
+        print(
+            "  linkage: " + ", ".join(f"{k}={v:.2f}" for k, v in linkage(docs, predicted).items())
+        )
+    print(f"\nnewsingest: stitched pages with their second story recorded: "
+          f"{stitched_secondaries(docs, SECONDARY):.2f}; {real_pairs()}")  # fmt: skip
+    p, r, f, merged = scores["newsingest"]
+    print(f"\nf1 ratio newsingest/datasketch: {f / scores['datasketch'][2]:.2f}")
+    print(f"precision={p:.3f} recall={r:.3f} f1={f:.3f} false_merge={merged:.3f} "
+          f"baseline_f1={scores['datasketch'][2]:.3f}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

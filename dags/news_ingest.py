@@ -2,18 +2,23 @@
 ### news_ingest: feeds to warehouse, once a day
 
 Reads the feed registry (`feeds.yaml` beside this file, or `NEWSINGEST_REGISTRY`),
-fetches every feed and its new article pages (one mapped task per feed),
-extracts the articles, assigns story clusters, upserts them into
-`news.articles`, checks the day's data and logs a summary.
+fetches every feed and its new article pages (one mapped `fetch` per feed, in
+the `news_http` pool), extracts the articles, assigns story clusters, upserts
+them into `news.articles`, checks the day's data and logs a summary. The load
+updates the asset `news_articles`, on which downstream DAGs (`story_digest`)
+are scheduled.
 
-Each task is idempotent for its logical date: clearing and rerunning a day
-leaves the same rows. Pages and articles travel through PostgreSQL staging
-tables, never through XCom, so any worker can run any task.
+Every task is idempotent for its day: clearing and rerunning a run, or
+triggering a day again with the `date` param, leaves the same rows. A dated
+run takes feed entries published up to the end of its day, so
+`airflow backfill create` loads what the daily runs would have. Pages and
+articles travel through PostgreSQL, never XCom: any worker runs any task.
 
 **When it fails**: a broken feed or page never fails the run; it is counted
-in `news.ingest_runs` and `news.fetch_log`. The run fails in `check` when too
-many feeds failed (`NEWSINGEST_MAX_FAILED_FEED_SHARE`) or loaded data breaks
-a rule; the task log names the numbers.
+in `news.ingest_runs` and `news.fetch_log` (each `fetch` log ends with a
+one-line summary of its feed). The run fails in the checks when too many
+feeds failed or loaded rows break a rule; the failed task's log names the
+numbers. Fix the cause (see the task's own docs), then clear the failed task.
 """
 
 from __future__ import annotations
@@ -22,9 +27,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import Param, dag, task
+from airflow.providers.common.sql.operators.sql import (
+    SQLColumnCheckOperator,
+    SQLTableCheckOperator,
+)
+from airflow.sdk import Asset, Param, dag, task
 
 REGISTRY = str(Path(__file__).with_name("feeds.yaml"))
+WAREHOUSE_CONN_ID = "news_warehouse"
+# Downstream DAGs schedule on this asset; story_digest.py declares the same URI.
+NEWS_ARTICLES = Asset(name="news_articles", uri="x-newsingest://warehouse/news/articles")
+# SQL checks read the run key the `run_key` task returns (quotes doubled for SQL).
+RUN_KEY = "{{ ti.xcom_pull(task_ids='run_key') | replace(\"'\", \"''\") }}"
 
 
 @dag(
@@ -38,73 +52,157 @@ REGISTRY = str(Path(__file__).with_name("feeds.yaml"))
     default_args={
         "owner": "newsingest",
         "retries": 2,
-        "retry_delay": timedelta(minutes=1),
+        "retry_delay": timedelta(minutes=2),
+        "retry_exponential_backoff": True,
     },
     params={
+        "date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            description="Day to ingest (YYYY-MM-DD) instead of the logical date.",
+        ),
         "feeds": Param(
             [],
             type="array",
-            items={"type": "string"},
+            items={"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$"},
             description="Fetch only these feed names (empty: every feed of the registry).",
+        ),
+        "dry_run": Param(
+            False,
+            type="boolean",
+            description="Fetch, extract and deduplicate, but load nothing into news.articles.",
+        ),
+        "max_pages": Param(
+            None,
+            type=["null", "integer"],
+            minimum=1,
+            maximum=10_000,
+            description="Cap of article pages per feed for this run (default: settings).",
         ),
     },
 )
 def news_ingest() -> None:
     """Wire the stages; all logic lives in newsingest.pipeline."""
 
-    @task
+    @task(doc_md="Reads and validates the registry. **Fails** on a broken registry file: "
+          "the log names the entry; fix feeds.yaml and clear the task.")  # fmt: skip
     def prepare() -> list[dict[str, Any]]:
-        """Read the registry; one small dict per feed for the mapped fetch."""
         from newsingest import airflow_tasks
 
         return airflow_tasks.prepare(REGISTRY)
 
-    @task(max_active_tis_per_dagrun=4)
+    @task(doc_md="The run's key (its day, or the run id): partitions the SQL checks.")
+    def run_key() -> str:
+        from newsingest import airflow_tasks
+
+        return airflow_tasks.run_key()
+
+    @task(
+        pool="news_http",
+        max_active_tis_per_dagrun=4,
+        retries=1,
+        doc_md="Fetches one feed and its new pages into news.raw_pages. A broken feed or "
+        "page is **not** a task failure: it is counted by error class in news.fetch_log and "
+        "news.ingest_runs. The log ends with `feed <name>: ok|FAILED ...`. A task failure "
+        "means the warehouse is unreachable.",
+    )
     def fetch(source: dict[str, Any]) -> dict[str, Any]:
-        """Fetch one feed and its pages into news.raw_pages."""
         from newsingest import airflow_tasks
 
         return airflow_tasks.fetch(source)
 
-    @task(trigger_rule="all_done")
+    @task(
+        trigger_rule="all_done",
+        doc_md="Extracts every staged page with trafilatura; pages below the quality gates "
+        "are recorded as skipped with a reason (news.staged_articles.skipped_reason).",
+    )
     def extract() -> dict[str, int]:
-        """Extract every staged page with trafilatura."""
         from newsingest import airflow_tasks
 
         return airflow_tasks.extract()
 
-    @task
+    @task(doc_md="Assigns each new article to a story cluster (exact and near duplicates).")
     def deduplicate() -> dict[str, int]:
-        """Assign each new article to a story cluster."""
         from newsingest import airflow_tasks
 
         return airflow_tasks.deduplicate()
 
-    @task
-    def load() -> dict[str, int]:
-        """Upsert articles into news.articles; refresh story clusters."""
+    @task(
+        outlets=[NEWS_ARTICLES],
+        doc_md="Upserts the run's articles into news.articles, indexes new cluster founders, "
+        "refreshes news.story_clusters, and updates the `news_articles` asset. Skipped in a "
+        "dry run.",
+    )
+    def load() -> dict[str, Any]:
         from newsingest import airflow_tasks
 
-        return airflow_tasks.load()
+        return airflow_tasks.load(NEWS_ARTICLES)
 
-    @task
+    @task(
+        trigger_rule="none_failed",
+        doc_md="Checks the run with the numbers in the message: failed-feed share, duplicate "
+        "share, empty bodies, future dates, unclustered articles. **On failure** read the "
+        "numbers, look at news.fetch_log / news.ingest_runs for the run, fix, clear.",
+    )
     def check() -> dict[str, Any]:
-        """Data-quality checks of the day's rows."""
         from newsingest import airflow_tasks
 
         return airflow_tasks.check()
 
-    @task
-    def report() -> str:
-        """Log the run summary."""
+    check_article_columns = SQLColumnCheckOperator(
+        task_id="check_article_columns",
+        conn_id=WAREHOUSE_CONN_ID,
+        table="news.articles",
+        partition_clause=f"last_run_key = '{RUN_KEY}'",
+        column_mapping={
+            "cluster_id": {"null_check": {"equal_to": 0}},
+            "canonical_url": {"null_check": {"equal_to": 0}, "unique_check": {"equal_to": 0}},
+            "content_hash": {"null_check": {"equal_to": 0}},
+        },
+        accept_none=True,
+        trigger_rule="none_failed",
+        doc_md="Every article of the run has a cluster, a unique canonical URL and a hash.",
+    )
+    check_article_rules = SQLTableCheckOperator(
+        task_id="check_article_rules",
+        conn_id=WAREHOUSE_CONN_ID,
+        table="news.articles",
+        partition_clause=f"last_run_key = '{RUN_KEY}'",
+        checks={
+            "no_empty_body": {"check_statement": "coalesce(min(length(btrim(body))), 1) > 0"},
+            "not_in_future": {
+                "check_statement": "coalesce(max(published_at - fetched_at), interval '0') "
+                "<= interval '1 day'"
+            },
+        },
+        trigger_rule="none_failed",
+        doc_md="No empty body and no publication date over a day after fetching.",
+    )
+    check_feed_health = SQLTableCheckOperator(
+        task_id="check_feed_health",
+        conn_id=WAREHOUSE_CONN_ID,
+        table="news.ingest_runs",
+        partition_clause=f"run_key = '{RUN_KEY}'",
+        checks={"feeds_recorded": {"check_statement": "count(*) > 0"}},
+        trigger_rule="none_failed",
+        doc_md="The run recorded its feeds in news.ingest_runs.",
+    )
+
+    @task(trigger_rule="none_failed", doc_md="Logs the run summary: one line per feed.")
+    def summarise() -> str:
         from newsingest import airflow_tasks
 
-        return airflow_tasks.report()
+        return airflow_tasks.summarise()
 
+    key = run_key()
     fetched = fetch.expand(source=prepare())
     extracted = extract()
     fetched >> extracted
-    extracted >> deduplicate() >> load() >> check() >> report()
+    checks = [check(), check_article_columns, check_article_rules, check_feed_health]
+    key >> fetched
+    extracted >> deduplicate() >> load() >> checks
+    checks >> summarise()
 
 
 news_ingest()

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import BaseHook, get_current_context
-from airflow.sdk.exceptions import AirflowNotFoundException
+from airflow.sdk import Asset, BaseHook, get_current_context
+from airflow.sdk.exceptions import AirflowNotFoundException, AirflowSkipException
 
-from newsingest import pipeline
+from newsingest import maintenance, pipeline, report
 from newsingest.records import FeedSource, from_json, to_json
 from newsingest.settings import Settings, load_settings
 from newsingest.warehouse import WarehouseError
@@ -36,7 +37,7 @@ def warehouse_dsn(settings: Settings) -> str:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunContext:
-    """What every task needs: settings, DSN, run identity and DAG params."""
+    """What every task needs: settings, DSN, run identity and validated DAG params."""
 
     settings: Settings
     dsn: str
@@ -45,18 +46,26 @@ class RunContext:
 
 
 def _run() -> RunContext:
-    """Settings, DSN and run identity of the running task."""
+    """Settings, DSN and run identity of the running task.
+
+    The `date` param, when given, replaces the logical date as the run's day:
+    triggering a day by hand then shares its rows with that day's scheduled run.
+    """
     context = get_current_context()
     dag_run = context["dag_run"]
+    params = dict(context["params"])
     logical = dag_run.logical_date
+    day = date.fromisoformat(params["date"]) if params.get("date") else None
+    if day is None and logical is not None:
+        day = logical.date()
     settings = load_settings()
+    if params.get("max_pages"):
+        settings = settings.replace(max_pages_per_feed=int(params["max_pages"]))
     return RunContext(
         settings=settings,
         dsn=warehouse_dsn(settings),
-        run=pipeline.RunInfo.make(
-            logical.date() if logical is not None else None, str(dag_run.run_id)
-        ),
-        params=dict(context["params"]),
+        run=pipeline.RunInfo.make(day, str(dag_run.run_id)),
+        params=params,
     )
 
 
@@ -68,6 +77,11 @@ def prepare(default_registry: str) -> list[dict[str, Any]]:
     sources = pipeline.prepare(ctx.dsn, registry, feeds)
     LOGGER.info("run %s: %d feeds from %s", ctx.run.run_key, len(sources), registry)
     return [to_json(s) for s in sources]
+
+
+def run_key() -> str:
+    """The run's key, for templated SQL checks (partition on news.*.run_key columns)."""
+    return _run().run.run_key
 
 
 def fetch(source: dict[str, Any]) -> dict[str, Any]:
@@ -94,10 +108,24 @@ def deduplicate() -> dict[str, int]:
     return pipeline.deduplicate(ctx.dsn, ctx.settings, ctx.run)
 
 
-def load() -> dict[str, int]:
-    """Upsert the run's articles into the warehouse."""
+def load(articles: Asset) -> dict[str, Any]:
+    """Upsert the run's articles and mark the warehouse asset updated (skipped in a dry run).
+
+    Args:
+        articles: the asset standing for news.articles (an outlet of the task); its
+            event carries the run key and day, which downstream DAGs read.
+    """
     ctx = _run()
-    return pipeline.load(ctx.dsn, ctx.settings, ctx.run)
+    if ctx.params.get("dry_run"):
+        raise AirflowSkipException(
+            f"dry run: {ctx.run.run_key} fetched, extracted and deduplicated; nothing loaded"
+        )
+    loaded = pipeline.load(ctx.dsn, ctx.settings, ctx.run)
+    event = get_current_context()["outlet_events"][articles]
+    event.extra = {"run_key": ctx.run.run_key, "loaded": loaded["loaded"]}
+    if ctx.run.logical_date:
+        event.extra["day"] = ctx.run.logical_date.isoformat()
+    return loaded
 
 
 def check() -> dict[str, Any]:
@@ -106,10 +134,50 @@ def check() -> dict[str, Any]:
     return pipeline.check(ctx.dsn, ctx.settings, ctx.run)
 
 
-def report() -> str:
-    """Log and return the run's summary table."""
+def summarise() -> str:
+    """Log the run's summary table, one line per feed."""
     ctx = _run()
     text = pipeline.summary(ctx.dsn, ctx.run)
     for line in text.splitlines():
         LOGGER.info("%s", line)
     return ctx.run.run_key
+
+
+def digest() -> str:
+    """Log the report of the day the triggering asset event covers (the story digest)."""
+    context = get_current_context()
+    settings = load_settings()
+    events = context["triggering_asset_events"]
+    days = sorted(
+        {
+            date.fromisoformat(str(event.extra["day"]))
+            for asset_events in events.values()
+            for event in asset_events
+            if event.extra.get("day")
+        }
+    )
+    logical = context["dag_run"].logical_date
+    if not days:
+        days = [logical.date() if logical else date.today()]
+    texts = [report.daily_report(warehouse_dsn(settings), day) for day in days]
+    for line in "\n\n".join(texts).splitlines():
+        LOGGER.info("%s", line)
+    return ",".join(d.isoformat() for d in days)
+
+
+def prune_staging() -> dict[str, int]:
+    """Maintenance: delete staging rows past retention (relative to the logical date)."""
+    context = get_current_context()
+    logical = context["dag_run"].logical_date or context["dag_run"].run_after
+    settings = load_settings()
+    return maintenance.prune_staging(warehouse_dsn(settings), settings, logical)
+
+
+def refresh_clusters() -> int:
+    """Maintenance: recompute every story cluster."""
+    return maintenance.refresh_clusters(warehouse_dsn(load_settings()))
+
+
+def vacuum() -> list[str]:
+    """Maintenance: VACUUM (ANALYZE) the big tables."""
+    return maintenance.vacuum(warehouse_dsn(load_settings()))

@@ -69,6 +69,14 @@ def cmd_dedup(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Print one day of the warehouse: feeds, top stories, copying outlets."""
+    from newsingest import report
+
+    print(report.daily_report(_dsn(args.dsn), args.date, top=args.top))
+    return 0
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     """Start, stop or show the local PostgreSQL used when no DSN is configured."""
     from newsingest import localdb
@@ -131,6 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--output", required=True, help="JSONL: id, cluster_id, canonical_id, ...")
     p.set_defaults(func=cmd_dedup)
+
+    p = sub.add_parser("report", help="one day of the warehouse: feeds, top stories, copiers")
+    p.add_argument("--date", type=date.fromisoformat, required=True, help="YYYY-MM-DD")
+    p.add_argument("--top", type=int, default=10, help="story clusters to list (default 10)")
+    p.add_argument("--dsn", help="warehouse DSN (default: NEWSINGEST_DSN)")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("db", help="a local PostgreSQL for demos and tests")
     p.add_argument("action", choices=["start", "stop", "status"])

@@ -6,7 +6,7 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,11 @@ class CheckError(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class RunInfo:
-    """Identity of one ingest run: its logical date, or the DAG run id when it has none."""
+    """Identity of one ingest run: its logical date, or the DAG run id when it has none.
+
+    A dated run takes feed entries published up to the end of its day (and
+    undated ones), so a backfill of past days loads what daily runs did.
+    """
 
     run_key: str
     logical_date: date | None
@@ -51,6 +55,13 @@ class RunInfo:
         """Build the run identity; runs of the same logical date share a key (idempotence)."""
         key = logical_date.isoformat() if logical_date else dag_run_id
         return cls(run_key=key, logical_date=logical_date, dag_run_id=dag_run_id)
+
+    @property
+    def cutoff(self) -> datetime | None:
+        """Entries published at or after this instant belong to later runs."""
+        if self.logical_date is None:
+            return None
+        return datetime.combine(self.logical_date + timedelta(days=1), time.min, tzinfo=UTC)
 
 
 def prepare(dsn: str, registry: Path, feeds: Sequence[str] | None = None) -> list[FeedSource]:
@@ -121,13 +132,16 @@ def _fetch_document(
     raise FeedParseError(f"{url} is an HTML page and no feed was found on it")
 
 
-def _select(entries: list[FeedEntry], source: FeedSource, settings: Settings) -> list[FeedEntry]:
-    """Apply the registry's include/exclude patterns and the page cap (newest first)."""
+def _select(
+    entries: list[FeedEntry], source: FeedSource, settings: Settings, cutoff: datetime | None
+) -> list[FeedEntry]:
+    """Apply the run's cut-off, the registry's URL patterns and the page cap (newest first)."""
     kept = [
         e
         for e in entries
         if (not source.include or any(re.search(p, e.url) for p in source.include))
         and not any(re.search(p, e.url) for p in source.exclude)
+        and (cutoff is None or e.published_at is None or e.published_at < cutoff)
     ]
     cap = source.max_pages or settings.max_pages_per_feed
     oldest = datetime.min.replace(tzinfo=UTC)
@@ -237,7 +251,7 @@ def fetch_feed(dsn: str, settings: Settings, run: RunInfo, source: FeedSource) -
             counts.not_modified = 1
         if parsed is not None:
             _expand_sitemaps(fetcher, source, parsed, counts, attempts)
-            entries = _select(parsed.entries, source, settings)
+            entries = _select(parsed.entries, source, settings, run.cutoff)
             counts.entries = len(entries)
             pages = _fetch_pages(
                 fetcher,
@@ -441,6 +455,12 @@ def check(dsn: str, settings: Settings, run: RunInfo) -> dict[str, Any]:
         problems.append(
             f"{figures['failed_feeds']} of {figures['feeds']} feeds failed ({share:.0%} > "
             f"allowed {settings.max_failed_feed_share:.0%})"
+        )
+    new = figures["new_articles"]
+    if new and figures["new_duplicates"] / new > settings.max_duplicate_share:
+        problems.append(
+            f"{figures['new_duplicates']} of {new} new articles are duplicates "
+            f"({figures['new_duplicates'] / new:.0%} > allowed {settings.max_duplicate_share:.0%})"
         )
     for key, text in (
         ("empty_bodies", "articles with an empty body"),

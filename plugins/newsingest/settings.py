@@ -45,6 +45,7 @@ class Settings:
     global_concurrency: int = 16
     max_pages_per_feed: int = 200
     min_body_chars: int = 400
+    max_teaser_chars: int = 1200
     max_future_skew_hours: int = 24
     dedup_window_days: int = 14
     dedup_near_threshold: float = 0.25
@@ -52,7 +53,9 @@ class Settings:
     dedup_df_cap: int = 10
     dedup_boilerplate_docs: int = 5
     dedup_secondary_share: float = 0.2
+    raw_retention_days: int = 14
     max_failed_feed_share: float = 0.5
+    max_duplicate_share: float = 0.9
 
     def __post_init__(self) -> None:
         if self.connect_timeout <= 0 or self.read_timeout <= 0:
@@ -72,6 +75,8 @@ class Settings:
             raise SettingsError("dedup_df_cap must be >= 1 and dedup_boilerplate_docs >= 2")
         if self.retries < 0 or self.max_redirects < 0:
             raise SettingsError("retries and max_redirects must not be negative")
+        if self.max_teaser_chars < self.min_body_chars:
+            raise SettingsError("max_teaser_chars must be >= min_body_chars")
 
     def replace(self, **changes: Any) -> Settings:
         """Return a copy with some fields changed (validated again)."""

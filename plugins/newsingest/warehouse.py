@@ -6,10 +6,12 @@ import gzip
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
+from urllib.parse import quote
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
@@ -55,6 +57,17 @@ def connect(dsn: str) -> Iterator[Connection]:
         raise WarehouseError(f"cannot connect to the warehouse: {exc}".strip()) from exc
     with conn:
         yield conn
+
+
+def dsn_to_uri(dsn: str) -> str:
+    """A postgresql:// URI for any libpq DSN (Airflow connections are given as URIs)."""
+    params = conninfo_to_dict(dsn)
+    user = quote(str(params.get("user", "")), safe="")
+    password = params.get("password")
+    auth = f"{user}:{quote(str(password), safe='')}@" if password else (f"{user}@" if user else "")
+    host = str(params.get("host", "localhost"))
+    port = f":{params['port']}" if params.get("port") else ""
+    return f"postgresql://{auth}{host}{port}/{quote(str(params.get('dbname', '')), safe='')}"
 
 
 # -- feeds ---------------------------------------------------------------
@@ -628,7 +641,10 @@ def run_checks(conn: Connection, run_key: str, future_skew_hours: int) -> dict[s
               AND published_at > fetched_at + make_interval(hours => %(skew)s)) AS future_dates,
           (SELECT count(*) FROM news.articles a WHERE last_run_key = %(run)s
               AND NOT EXISTS (SELECT 1 FROM news.story_clusters c
-                              WHERE c.cluster_id = a.cluster_id)) AS unclustered
+                              WHERE c.cluster_id = a.cluster_id)) AS unclustered,
+          (SELECT count(*) FROM news.articles WHERE first_run_key = %(run)s) AS new_articles,
+          (SELECT count(*) FROM news.articles WHERE first_run_key = %(run)s
+              AND dup_relation <> 'original') AS new_duplicates
         """,
         {"run": run_key, "skew": future_skew_hours},
     ).fetchone()
@@ -669,3 +685,93 @@ def run_totals(conn: Connection, run_key: str) -> dict[str, Any]:
     totals = dict(row) if row else {}
     totals["failures"] = {r["error_class"]: r["n"] for r in failures}
     return totals
+
+
+# -- reporting and maintenance ----------------------------------------------------
+
+
+def report_feeds(conn: Connection, day: date) -> list[dict[str, Any]]:
+    """Per feed counts of the runs of a logical date (news.daily_feed_stats)."""
+    return [
+        dict(r)
+        for r in conn.execute(
+            """
+            SELECT feed_name, outlet, sum(fetched) AS fetched, sum(new_articles) AS new,
+                   sum(duplicates) AS duplicates, sum(failed) AS failed,
+                   bool_or(feed_failed) AS feed_failed
+            FROM news.daily_feed_stats WHERE logical_date = %s
+            GROUP BY feed_name, outlet ORDER BY feed_name
+            """,
+            (day,),
+        ).fetchall()
+    ]
+
+
+def report_top_stories(conn: Connection, day: date, limit: int) -> list[dict[str, Any]]:
+    """Story clusters with an article published that UTC day, widest spread first."""
+    return [
+        dict(r)
+        for r in conn.execute(
+            """
+            SELECT s.cluster_id, s.outlet_count, s.member_count, s.first_outlet,
+                   s.first_published_at, s.agencies, s.title
+            FROM news.story_spread s
+            WHERE EXISTS (
+                SELECT 1 FROM news.articles a WHERE a.cluster_id = s.cluster_id
+                AND (coalesce(a.published_at, a.fetched_at) AT TIME ZONE 'UTC')::date = %s)
+            ORDER BY s.outlet_count DESC, s.member_count DESC, s.first_published_at, s.cluster_id
+            LIMIT %s
+            """,
+            (day, limit),
+        ).fetchall()
+    ]
+
+
+def report_copy_outlets(conn: Connection, day: date, min_share: float) -> list[dict[str, Any]]:
+    """Outlets whose articles that day are mostly copies of stories first published elsewhere."""
+    return [
+        dict(r)
+        for r in conn.execute(
+            """
+            SELECT outlet, articles, rewritten_copies, exact_copies, attributed_copies, copy_share
+            FROM news.daily_outlet_copies WHERE day = %s AND copy_share >= %s
+            ORDER BY copy_share DESC, articles DESC, outlet
+            """,
+            (day, min_share),
+        ).fetchall()
+    ]
+
+
+def prune_staging(conn: Connection, before: datetime) -> dict[str, int]:
+    """Delete staged pages and extraction records older than a cut-off.
+
+    Returns:
+        Rows deleted per table.
+    """
+    pages = conn.execute("DELETE FROM news.raw_pages WHERE fetched_at < %s", (before,)).rowcount
+    staged = conn.execute(
+        """
+        DELETE FROM news.staged_articles s WHERE NOT EXISTS (
+            SELECT 1 FROM news.raw_pages p WHERE p.run_key = s.run_key AND p.url = s.url)
+        """
+    ).rowcount
+    return {"raw_pages": pages, "staged_articles": staged}
+
+
+def refresh_all_clusters(conn: Connection) -> int:
+    """Recompute the statistics of every story cluster; returns how many."""
+    ids = [r["cluster_id"] for r in conn.execute("SELECT cluster_id FROM news.story_clusters")]
+    refresh_clusters(conn, ids)
+    return len(ids)
+
+
+BIG_TABLES = ("articles", "story_clusters", "fetch_log", "raw_pages", "staged_articles",
+              "dedup_postings", "dedup_shingle_df", "dedup_founders")  # fmt: skip
+
+
+def vacuum_analyze(dsn: str) -> list[str]:
+    """VACUUM (ANALYZE) the big tables (outside a transaction, as PostgreSQL requires)."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for table in BIG_TABLES:
+            conn.execute(f"VACUUM (ANALYZE) news.{table}")
+    return [f"news.{t}" for t in BIG_TABLES]

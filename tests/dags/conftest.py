@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from newsingest.demo.runner import airflow_env
+from newsingest.demo.runner import HTTP_POOL, airflow_env
 
 AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="newsingest-airflow-"))
 os.environ.update(airflow_env(AIRFLOW_HOME))
@@ -33,5 +33,10 @@ def airflow_db() -> Iterator[Path]:
         check=False,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    pool = subprocess.run(
+        [str(airflow), "pools", "set", HTTP_POOL, "4", "HTTP fetch tasks"],
+        env=dict(os.environ), capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert pool.returncode == 0, pool.stdout[-3000:] + pool.stderr[-3000:]
     yield AIRFLOW_HOME
     shutil.rmtree(AIRFLOW_HOME, ignore_errors=True)

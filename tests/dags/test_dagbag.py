@@ -14,7 +14,7 @@ def test_no_import_errors() -> None:
 
     bag = DagBag(dag_folder=str(DAGS))
     assert bag.import_errors == {}
-    assert "news_ingest" in bag.dag_ids
+    assert {"news_ingest", "story_digest", "news_maintenance"} <= set(bag.dag_ids)
 
 
 def test_news_ingest_shape() -> None:
@@ -26,8 +26,12 @@ def test_news_ingest_shape() -> None:
     assert dag.doc_md
     assert "newsingest" in dag.tags
     assert {t.task_id for t in dag.tasks} == {
-        "prepare", "fetch", "extract", "deduplicate", "load", "check", "report",
+        "run_key", "prepare", "fetch", "extract", "deduplicate", "load", "check",
+        "check_article_columns", "check_article_rules", "check_feed_health", "summarise",
     }  # fmt: skip
+    assert dag.get_task("fetch").pool == "news_http"
+    assert all(task.doc_md for task in dag.tasks)
+    assert set(dag.params) == {"date", "feeds", "dry_run", "max_pages"}
     for task in dag.tasks:
         assert task.owner == "newsingest"
         assert task.retries >= 1

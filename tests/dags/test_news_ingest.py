@@ -10,6 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from newsingest.demo.runner import warehouse_env
 from newsingest.urls import canonical_url
 
 DAGS = Path(__file__).parents[2] / "dags"
@@ -23,7 +24,8 @@ COUNTED = ("articles", "story_clusters", "ingest_runs", "feeds", "feed_state", "
 @pytest.fixture
 def news_ingest(warehouse_dsn: str, demo_registry: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     """The news_ingest DAG with the task environment pointing at the demo and a fresh DB."""
-    monkeypatch.setenv("NEWSINGEST_DSN", warehouse_dsn)
+    for key, value in warehouse_env(warehouse_dsn).items():
+        monkeypatch.setenv(key, value)
     monkeypatch.setenv("NEWSINGEST_REGISTRY", str(demo_registry))
     monkeypatch.setenv("NEWSINGEST_ALLOW_HOSTS", "127.0.0.1")
     monkeypatch.setenv("NEWSINGEST_HOST_DELAY", "0")

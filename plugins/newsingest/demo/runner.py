@@ -17,6 +17,8 @@ LOGGER = logging.getLogger(__name__)
 
 PROJECT_DIR = Path(__file__).resolve().parents[3]
 TEMPLATE = Path(__file__).with_name("feeds.yaml")
+# Fetch tasks run in this pool; its size caps concurrent fetches across all workers.
+HTTP_POOL = "news_http"
 # The demo pages are dated 19-22 January 2022; the run covers the last day.
 DEMO_DATE = date(2022, 1, 22)
 
@@ -45,6 +47,11 @@ def airflow_env(airflow_home: Path, extra: dict[str, str] | None = None) -> dict
     )
     env.update(extra or {})
     return env
+
+
+def warehouse_env(dsn: str) -> dict[str, str]:
+    """Variables pointing tasks (NEWSINGEST_DSN) and SQL operators (the connection) at dsn."""
+    return {"NEWSINGEST_DSN": dsn, "AIRFLOW_CONN_NEWS_WAREHOUSE": warehouse.dsn_to_uri(dsn)}
 
 
 def write_registry(base_url: str, target: Path) -> Path:
@@ -94,7 +101,7 @@ def run_demo(*, state_dir: Path, airflow_home: Path) -> int:
             env = airflow_env(
                 airflow_home,
                 {
-                    "NEWSINGEST_DSN": dsn,
+                    **warehouse_env(dsn),
                     "NEWSINGEST_REGISTRY": str(registry.resolve()),
                     "NEWSINGEST_ALLOW_HOSTS": "127.0.0.1",
                     "NEWSINGEST_HOST_DELAY": "0.05",
@@ -102,6 +109,7 @@ def run_demo(*, state_dir: Path, airflow_home: Path) -> int:
             )
             print(f"demo site on {site.base_url}; Airflow output in {log}")
             _airflow(["db", "migrate"], env, log)
+            _airflow(["pools", "set", HTTP_POOL, "4", "HTTP fetch tasks of news_ingest"], env, log)
             _airflow(["dags", "reserialize"], env, log)
             _airflow(["dags", "test", "news_ingest", DEMO_DATE.isoformat()], env, log)
         run = pipeline.RunInfo.make(DEMO_DATE, "")

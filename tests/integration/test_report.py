@@ -1,0 +1,60 @@
+"""`newsingest report` and maintenance over the demo day, on a real PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from newsingest import cli, maintenance, pipeline, report
+from newsingest.settings import Settings
+
+
+@pytest.fixture
+def loaded(warehouse_dsn: str, settings: Settings, demo_registry: Path) -> str:
+    pipeline.run_all(warehouse_dsn, settings, pipeline.RunInfo.make(date(2022, 1, 22), "t"),
+                     demo_registry)  # fmt: skip
+    return warehouse_dsn
+
+
+def test_report_of_the_day(loaded: str) -> None:
+    text = report.daily_report(loaded, date(2022, 1, 21), top=3)
+    feeds, stories, copiers = text.split("\n\n")[1:4]
+    assert "(no run recorded" in feeds  # the run's logical date is the 22nd
+    lines = stories.splitlines()
+    assert lines[0].startswith("Top stories published this day")
+    top = lines[2].split()
+    # The Blinken-Lavrov wire story: 5 outlets, first published by the wire service.
+    assert top[1:3] == ["5", "5"]
+    assert "Global Wire Service" in lines[2]
+    assert len(lines) == 2 + 3
+    assert copiers.startswith("Outlets whose articles this day are mostly copies")
+
+
+def test_report_lists_feeds_of_the_run_day(loaded: str) -> None:
+    text = report.daily_report(loaded, date(2022, 1, 22))
+    assert "broken-gazette" in text and "FAILED" in text
+    assert "daily-courier" in text
+
+
+def test_cli_report(loaded: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["report", "--date", "2022-01-22", "--dsn", loaded]) == 0
+    assert "newsingest report for 2022-01-22" in capsys.readouterr().out
+
+
+def test_maintenance(loaded: str, settings: Settings) -> None:
+    with psycopg.connect(loaded) as conn:
+        pages = conn.execute("SELECT count(*) FROM news.raw_pages").fetchone()
+        articles = conn.execute("SELECT count(*) FROM news.articles").fetchone()
+    kept = maintenance.prune_staging(loaded, settings, datetime.now(UTC))
+    assert kept == {"raw_pages": 0, "staged_articles": 0}
+    later = datetime.now(UTC).replace(year=datetime.now(UTC).year + 1)
+    deleted = maintenance.prune_staging(loaded, settings, later)
+    assert deleted["raw_pages"] == pages[0]  # type: ignore[index]
+    assert maintenance.refresh_clusters(loaded) > 0
+    assert "news.articles" in maintenance.vacuum(loaded)
+    with psycopg.connect(loaded) as conn:
+        assert conn.execute("SELECT count(*) FROM news.raw_pages").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM news.articles").fetchone() == articles

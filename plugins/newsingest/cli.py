@@ -77,6 +77,19 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data_dictionary(args: argparse.Namespace) -> int:
+    """Print the data dictionary, or regenerate it inside a Markdown file."""
+    from newsingest import datadict
+
+    dsn = _dsn(args.dsn)
+    if args.write:
+        changed = datadict.write(dsn, Path(args.write))
+        print(f"{args.write}: {'updated' if changed else 'already up to date'}")
+    else:
+        print(datadict.render(dsn), end="")
+    return 0
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     """Start, stop or show the local PostgreSQL used when no DSN is configured."""
     from newsingest import localdb
@@ -145,6 +158,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=int, default=10, help="story clusters to list (default 10)")
     p.add_argument("--dsn", help="warehouse DSN (default: NEWSINGEST_DSN)")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser(
+        "data-dictionary", help="Markdown data dictionary from the schema's COMMENTs"
+    )
+    p.add_argument("--write", metavar="FILE", help="replace the marked section of FILE")
+    p.add_argument("--dsn", help="a migrated warehouse (default: NEWSINGEST_DSN)")
+    p.set_defaults(func=cmd_data_dictionary)
 
     p = sub.add_parser("db", help="a local PostgreSQL for demos and tests")
     p.add_argument("action", choices=["start", "stop", "status"])

@@ -167,6 +167,19 @@ def loaded_by_other_runs(conn: Connection, urls: Sequence[str], run_key: str) ->
     return {r["url"] for r in rows}
 
 
+def loaded_fetch_times(conn: Connection, urls: Sequence[str]) -> dict[str, datetime]:
+    """When the loaded article at each of these canonical URLs was last fetched.
+
+    A feed that marks refetch_updated compares these with its entries' update
+    times; URLs with no loaded article are absent.
+    """
+    rows = conn.execute(
+        "SELECT canonical_url, fetched_at FROM news.articles WHERE canonical_url = ANY(%s)",
+        (list(urls),),
+    ).fetchall()
+    return {r["canonical_url"]: r["fetched_at"] for r in rows}
+
+
 def staged_by_other_feeds(
     conn: Connection, run_key: str, urls: Sequence[str], feed_name: str
 ) -> set[str]:
@@ -775,3 +788,31 @@ def vacuum_analyze(dsn: str) -> list[str]:
         for table in BIG_TABLES:
             conn.execute(f"VACUUM (ANALYZE) news.{table}")
     return [f"news.{t}" for t in BIG_TABLES]
+
+
+def schema_comments(conn: Connection) -> list[dict[str, Any]]:
+    """Tables and views of schema news with their columns, types and comments, by name."""
+    rows = conn.execute(
+        """
+        SELECT c.relname AS name, c.relkind AS kind,
+               obj_description(c.oid, 'pg_class') AS comment,
+               a.attname AS column_name, format_type(a.atttypid, a.atttypmod) AS column_type,
+               col_description(c.oid, a.attnum) AS column_comment
+        FROM pg_class c
+        JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'news'
+        JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+        WHERE c.relkind IN ('r', 'v')
+        ORDER BY c.relname, a.attnum
+        """
+    ).fetchall()
+    relations: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        relation = relations.setdefault(
+            row["name"],
+            {"name": row["name"], "kind": row["kind"], "comment": row["comment"], "columns": []},
+        )
+        relation["columns"].append(
+            {"name": row["column_name"], "type": row["column_type"],
+             "comment": row["column_comment"]}
+        )  # fmt: skip
+    return list(relations.values())

@@ -24,7 +24,10 @@ LOGICAL_DATE = "2022-01-22T00:00:00Z"
 EXPECTED = json.loads(
     (Path(__file__).parents[2] / "plugins/newsingest/demo/expected.json").read_text()
 )
-UNMAPPED_TASKS = ("prepare", "extract", "deduplicate", "load", "check", "report")
+UNMAPPED_TASKS = (
+    "run_key", "prepare", "extract", "deduplicate", "load", "check", "check_article_columns",
+    "check_article_rules", "check_feed_health", "summarise",
+)  # fmt: skip
 FINISHED = frozenset({"success", "failed"})
 
 

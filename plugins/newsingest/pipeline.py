@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -26,6 +26,7 @@ from newsingest.records import (
     FetchedPage,
 )
 from newsingest.registry import load_registry
+from newsingest.report import table
 from newsingest.settings import Settings
 from newsingest.urls import canonical_url
 
@@ -149,6 +150,18 @@ def _select(
     return kept[:cap]
 
 
+def _left_out_by_cutoff(entries: Sequence[FeedEntry], cutoff: datetime | None) -> bool:
+    """True when the run's cut-off left out entries of the document (later days' stories).
+
+    The feed's validators must then not be stored: a later day's run would get a 304
+    for the same document and never take those entries (a backfill fetches one
+    unchanged document for every day).
+    """
+    return cutoff is not None and any(
+        e.published_at is not None and e.published_at >= cutoff for e in entries
+    )
+
+
 def _expand_sitemaps(
     fetcher: Fetcher,
     source: FeedSource,
@@ -170,6 +183,17 @@ def _expand_sitemaps(
             LOGGER.warning("feed %s: child sitemap %s: %s", source.name, child, exc)
 
 
+def _updated_since_fetch(
+    entries: Mapping[str, FeedEntry], fetched: Mapping[str, datetime]
+) -> set[str]:
+    """Loaded URLs whose feed entry says the story was updated after we last fetched it."""
+    return {
+        url
+        for url, fetched_at in fetched.items()
+        if (updated := entries[url].updated_at) is not None and updated > fetched_at
+    }
+
+
 def _fetch_pages(
     fetcher: Fetcher,
     *,
@@ -180,11 +204,17 @@ def _fetch_pages(
     counts: FeedCounts,
     attempts: list[FetchAttempt],
 ) -> list[FetchedPage]:
-    """Download the pages of entries not yet loaded, counting outcomes."""
+    """Download the pages of entries not yet loaded (or updated since), counting outcomes."""
     by_url = {canonical_url(e.url): e for e in reversed(entries)}
     with warehouse.connect(dsn) as conn:
         known = warehouse.loaded_by_other_runs(conn, list(by_url), run.run_key)
         taken = warehouse.staged_by_other_feeds(conn, run.run_key, list(by_url), source.name)
+        if source.refetch_updated and known:
+            fetched = warehouse.loaded_fetch_times(conn, sorted(known))
+            updated = _updated_since_fetch(by_url, fetched)
+            if updated:
+                LOGGER.info("feed %s: refetching %d updated stories", source.name, len(updated))
+            known -= updated
     counts.skipped_known = len(known | taken)
     todo = [(url, e) for url, e in by_url.items() if url not in known | taken]
     pages: list[FetchedPage] = []
@@ -233,6 +263,10 @@ def fetch_feed(dsn: str, settings: Settings, run: RunInfo, source: FeedSource) -
     pages: list[FetchedPage] = []
     with warehouse.connect(dsn) as conn:
         state = warehouse.feed_state(conn, source.name)
+        rerun = any(r["feed_name"] == source.name for r in warehouse.run_rows(conn, run.run_key))
+    if rerun:
+        # A rerun refetches its day's own pages; a 304 would skip them and zero its counts.
+        state = {**state, "etag": None, "last_modified": None}
     outcome, parsed, discovered = FetchOutcome(url=source.url), None, None
     error: tuple[str, str] | None = None
     with Fetcher(settings) as fetcher:
@@ -267,6 +301,8 @@ def fetch_feed(dsn: str, settings: Settings, run: RunInfo, source: FeedSource) -
         counts.fail(error[0])
         LOGGER.error("feed %s failed: %s: %s", source.name, error[0], error[1])
     headers = outcome.response.headers if outcome.response else {}
+    if parsed is not None and _left_out_by_cutoff(parsed.entries, run.cutoff):
+        headers = {}  # keep the stored validators (None leaves them as they are)
     with warehouse.connect(dsn) as conn:
         warehouse.log_attempts(conn, run.run_key, source.name, attempts)
         warehouse.stage_pages(conn, run.run_key, pages)
@@ -475,30 +511,30 @@ def check(dsn: str, settings: Settings, run: RunInfo) -> dict[str, Any]:
 
 
 def summary(dsn: str, run: RunInfo) -> str:
-    """A printable table of the run: per feed counts, then totals and failures by class."""
+    """A printable table of the run, one line per feed, then totals and failures by class."""
     with warehouse.connect(dsn) as conn:
         rows = warehouse.run_rows(conn, run.run_key)
         totals = warehouse.run_totals(conn, run.run_key)
-    header = ("feed", "status", "entries", "fetched", "known", "loaded", "dups", "failed")
-    lines = [header]
-    for r in rows:
-        lines.append(
-            (
-                r["feed_name"],
-                "FAILED" if r["feed_failed"] else "ok",
-                *(str(r[k]) for k in ("entries", "fetched", "skipped_known")),
-                str(r["new_articles"] + r["duplicates"]),
-                str(r["duplicates"]),
-                str(r["failed"]),
-            )
+    feeds = [
+        (
+            r["feed_name"],
+            "FAILED" if r["feed_failed"] else "ok",
+            r["entries"],
+            r["fetched"],
+            r["not_modified"],
+            r["skipped_known"],
+            r["new_articles"],
+            r["duplicates"],
+            f"{r['failed']} ({', '.join(f'{k}={v}' for k, v in sorted(r['failures'].items()))})"
+            if r["failed"]
+            else "0",
         )
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    table = "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) for line in lines
-    )
+        for r in rows
+    ]
+    headers = ("feed", "status", "entries", "fetched", "not mod.", "known", "new", "dups", "failed")
     failures = ", ".join(f"{k}: {v}" for k, v in totals["failures"].items()) or "none"
     return (
-        f"run {run.run_key}\n{table}\n"
+        f"run {run.run_key}\n{table(headers, feeds)}\n"
         f"feeds: {len(rows)}  pages fetched: {sum(r['fetched'] for r in rows)}  "
         f"articles loaded: {sum(r['new_articles'] + r['duplicates'] for r in rows)}  "
         f"duplicates: {totals.get('duplicates', 0)}  story clusters: {totals.get('clusters', 0)}\n"

@@ -111,7 +111,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Run the bundled demo end to end through Airflow and print the summary."""
     from newsingest.demo import runner
 
-    return runner.run_demo(state_dir=Path(args.state_dir), airflow_home=Path(args.airflow_home))
+    return runner.run_demo(
+        state_dir=Path(args.state_dir),
+        airflow_home=Path(args.airflow_home),
+        port=args.port or runner.DEMO_PORT,
+    )
 
 
 def cmd_serve_demo(args: argparse.Namespace) -> int:
@@ -174,6 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="run the offline demo through Airflow and print a summary")
     p.add_argument("--state-dir", default=str(STATE_DIR), help="local state (database, registry)")
     p.add_argument("--airflow-home", default=".airflow", help="project-local AIRFLOW_HOME")
+    p.add_argument(
+        "--port", type=int, help="demo site port (default 8765; article URLs contain it)"
+    )
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("serve-demo", help="serve the bundled demo site until interrupted")
@@ -195,7 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return int(args.func(args))
-    except (MigrationError, WarehouseError, ValueError) as exc:
+    except (MigrationError, WarehouseError, ValueError, RuntimeError) as exc:
         print(f"newsingest: {exc}", file=sys.stderr)
         return 2
 

@@ -6,6 +6,7 @@ import logging
 import os
 import subprocess
 import sys
+from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
 
@@ -19,6 +20,8 @@ PROJECT_DIR = Path(__file__).resolve().parents[3]
 TEMPLATE = Path(__file__).with_name("feeds.yaml")
 # Fetch tasks run in this pool; its size caps concurrent fetches across all workers.
 HTTP_POOL = "news_http"
+# The demo site's port unless --port says otherwise.
+DEMO_PORT = 8765
 # The demo pages are dated 19-22 January 2022; the run covers the last day.
 DEMO_DATE = date(2022, 1, 22)
 
@@ -75,12 +78,14 @@ def _airflow(args: list[str], env: dict[str, str], log: Path) -> None:
         )
 
 
-def run_demo(*, state_dir: Path, airflow_home: Path) -> int:
+def run_demo(*, state_dir: Path, airflow_home: Path, port: int = DEMO_PORT) -> int:
     """Run the demo end to end and print the summary.
 
     Args:
         state_dir: local state (the embedded database, the demo registry).
         airflow_home: project-local AIRFLOW_HOME (SQLite metadata DB).
+        port: the demo site's port; fixed, because article URLs (the warehouse's
+            keys) contain it, so that running the demo again adds no rows.
 
     Returns:
         0 on success.
@@ -96,7 +101,14 @@ def run_demo(*, state_dir: Path, airflow_home: Path) -> int:
             migrations.migrate(conn)
         airflow_home.mkdir(parents=True, exist_ok=True)
         log = airflow_home / "demo.log"
-        with serve() as site:
+        with ExitStack() as stack:
+            try:
+                site = stack.enter_context(serve(port=port))
+            except OSError as exc:
+                raise RuntimeError(
+                    f"cannot serve the demo site on 127.0.0.1:{port} ({exc}); "
+                    "free the port or pass --port"
+                ) from exc
             registry = write_registry(site.base_url, state_dir / "demo-feeds.yaml")
             env = airflow_env(
                 airflow_home,

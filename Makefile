@@ -47,6 +47,7 @@ operator-test: venv
 
 bench: venv
 	$(BIN)/python bench/fetch.py
+	$(BIN)/python bench/feeds.py
 	$(BIN)/python bench/extraction.py
 	$(BIN)/python bench/dedup.py
 

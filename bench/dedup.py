@@ -6,6 +6,7 @@ B-cubed scores, linkage per rewrite kind and hard-negative false merges for
 both engines. Throughput (--history N): see bench/dedup_throughput.py.
 
     python bench/dedup.py [--seed 20240501] [--variants 4]
+    python bench/dedup.py --history 1000000 [--new 10000]
 """
 
 from __future__ import annotations
@@ -156,7 +157,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20240501)
     parser.add_argument("--variants", type=int, default=4, help="rewrites per story")
     parser.add_argument("--limit", type=int, default=0, help="use at most this many texts")
+    parser.add_argument(
+        "--history", type=int, default=0, help="throughput against this many stored founders"
+    )
+    parser.add_argument("--new", type=int, default=10_000, help="throughput: articles to look up")
     args = parser.parse_args()
+    if args.history:
+        import dedup_throughput  # noqa: PLC0415  (PostgreSQL and numpy only for this mode)
+
+        dedup_throughput.main(args.history, args.new)
+        return
     texts = [text for _, text in devset.english_texts()]
     if args.limit:
         texts = texts[: args.limit]

@@ -1,6 +1,8 @@
 """
 ### news_ingest: feeds to warehouse, once a day
 
+The run for day D starts when D is over (00:00 UTC on D+1) and covers D.
+
 Reads the feed registry (`feeds.yaml` beside this file, or `NEWSINGEST_REGISTRY`),
 fetches every feed and its new article pages (one mapped `fetch` per feed, in
 the `news_http` pool), extracts the articles, assigns story clusters, upserts
@@ -31,7 +33,7 @@ from airflow.providers.common.sql.operators.sql import (
     SQLColumnCheckOperator,
     SQLTableCheckOperator,
 )
-from airflow.sdk import Asset, Param, dag, task
+from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, task
 
 REGISTRY = str(Path(__file__).with_name("feeds.yaml"))
 WAREHOUSE_CONN_ID = "news_warehouse"
@@ -43,7 +45,10 @@ RUN_KEY = "{{ ti.xcom_pull(task_ids='run_key') | replace(\"'\", \"''\") }}"
 
 @dag(
     dag_id="news_ingest",
-    schedule="@daily",
+    # The run for day D covers [D, D+1) and starts when D is over, so live runs
+    # and backfills label the same stories D (Airflow 3's "@daily" would start
+    # D's run at the beginning of D).
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
     start_date=datetime(2022, 1, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=1,

@@ -69,6 +69,81 @@ def cmd_dedup(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_extract(args: argparse.Namespace) -> int:
+    """Extract HTML files, directories or a JSON-lines file as the DAG does, one JSON line each.
+
+    Args:
+        args: paths (files or directories) or jsonl, and url, output, outlet, language.
+
+    Returns:
+        0; a missing input or a bad combination of options raises ValueError (exit 2).
+    """
+    import contextlib
+    import gzip
+    import json
+    from collections.abc import Iterator
+    from datetime import UTC, datetime
+
+    from newsingest.extraction import extract_page
+    from newsingest.records import FeedEntry, FetchedPage, to_json
+    from newsingest.settings import load_settings
+    from newsingest.urls import canonical_url
+
+    if bool(args.paths) == bool(args.jsonl):
+        raise ValueError("extract: give HTML files or directories, or --jsonl FILE")
+
+    def inputs() -> Iterator[tuple[str, str, bytes, str | None]]:
+        """(id, url, page bytes, charset) of every page, in input order."""
+        if args.jsonl:
+            with Path(args.jsonl).open(encoding="utf-8") as lines:
+                for line in filter(str.strip, lines):
+                    item = json.loads(line)
+                    html = str(item["html"]).encode("utf-8")
+                    yield str(item["id"]), str(item.get("url") or ""), html, "utf-8"
+            return
+        files: list[Path] = []
+        for name in args.paths:
+            path = Path(name)
+            if path.is_dir():
+                suffixes = (".html", ".htm", ".html.gz", ".htm.gz")
+                files.extend(sorted(f for f in path.rglob("*") if f.name.endswith(suffixes)))
+            elif path.is_file():
+                files.append(path)
+            else:
+                raise ValueError(f"extract: {name}: no such file or directory")
+        if args.url and len(files) != 1:
+            raise ValueError("extract: --url needs exactly one HTML file")
+        for path in files:
+            raw = path.read_bytes()
+            page = gzip.decompress(raw) if path.suffix == ".gz" else raw
+            yield str(path), args.url or path.resolve().as_uri(), page, None
+
+    settings = load_settings()
+    fetched_at = datetime.now(UTC)
+    with contextlib.ExitStack() as stack:
+        out = (
+            stack.enter_context(Path(args.output).open("w", encoding="utf-8"))
+            if args.output
+            else sys.stdout
+        )
+        for page_id, url, body, charset in inputs():
+            page = FetchedPage(
+                feed_name="cli",
+                url=canonical_url(url) if url else url,
+                requested_url=url,
+                final_url=url,
+                status=200,
+                content_type="text/html",
+                charset=charset,
+                fetched_at=fetched_at,
+                body=body,
+                entry=FeedEntry(feed_name="cli", url=url),
+            )
+            article = extract_page(page, settings, outlet=args.outlet, language=args.language)
+            out.write(json.dumps({"id": page_id, **to_json(article)}, ensure_ascii=False) + "\n")
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     """Print one day of the warehouse: feeds, top stories, copying outlets."""
     from newsingest import report
@@ -156,6 +231,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--output", required=True, help="JSONL: id, cluster_id, canonical_id, ...")
     p.set_defaults(func=cmd_dedup)
+
+    p = sub.add_parser("extract", help="extract HTML pages as the DAG does: one JSON line each")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="HTML files (.gz too) or directories")
+    p.add_argument("--url", help="the page's URL (with a single file)")
+    p.add_argument("--jsonl", metavar="FILE", help="JSON lines {id, url, html} instead of PATHs")
+    p.add_argument("--output", metavar="FILE", help="write the JSON lines here, not to stdout")
+    p.add_argument("--outlet", default="", help="outlet name, as the feed registry gives it")
+    p.add_argument("--language", default="", help="language used when a page declares none")
+    p.set_defaults(func=cmd_extract)
 
     p = sub.add_parser("report", help="one day of the warehouse: feeds, top stories, copiers")
     p.add_argument("--date", type=date.fromisoformat, required=True, help="YYYY-MM-DD")

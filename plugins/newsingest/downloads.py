@@ -9,7 +9,8 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -104,6 +105,59 @@ class _HostGate:
     next_start: float = 0.0
 
 
+class _HostQueues:
+    """The URLs of a fetch_many call, queued per host and handed to worker threads.
+
+    A worker takes the next URL of a host that has a free concurrency slot and
+    whose next allowed start is earliest (ties in input order), as Nutch's
+    per-host fetch queues do. Threads thus spread over hosts whatever the
+    input order: handed out in input order, a list grouped by host kept every
+    thread queued behind one or two hosts' delays while the other hosts idled.
+    """
+
+    def __init__(
+        self, urls: Sequence[str], per_host: int, next_start: Callable[[str], float]
+    ) -> None:
+        self._pending: dict[str, deque[int]] = {}
+        for index, url in enumerate(urls):
+            self._pending.setdefault(host_of(url), deque()).append(index)
+        self._busy: Counter[str] = Counter()
+        self._per_host = per_host
+        self._next_start = next_start
+        self._changed = threading.Condition()
+
+    @property
+    def hosts(self) -> int:
+        """Number of hosts with URLs not yet handed out."""
+        with self._changed:
+            return len(self._pending)
+
+    def take(self) -> tuple[str, int] | None:
+        """Hand out the next URL as (host, input index); None once every URL is handed out.
+
+        Blocks while every host with URLs left already has per_host URLs in progress.
+        """
+        with self._changed:
+            while self._pending:
+                free = [h for h in self._pending if self._busy[h] < self._per_host]
+                if free:
+                    host = min(free, key=self._next_start)
+                    queue = self._pending[host]
+                    index = queue.popleft()
+                    if not queue:
+                        del self._pending[host]
+                    self._busy[host] += 1
+                    return host, index
+                self._changed.wait()
+            return None
+
+    def done(self, host: str) -> None:
+        """Mark a URL of host as finished, freeing its slot for another worker."""
+        with self._changed:
+            self._busy[host] -= 1
+            self._changed.notify_all()
+
+
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
     """Seconds to wait from a Retry-After header (delta seconds or an HTTP date)."""
     if not value:
@@ -164,6 +218,9 @@ class Fetcher:
         self._session.headers["Accept-Encoding"] = "gzip, deflate, br"
         self._gates: dict[str, _HostGate] = {}
         self._robots: dict[str, Protego | FetchError | None] = {}
+        # One lock per origin, so that threads reaching a new host together fetch
+        # its robots.txt once rather than once each.
+        self._robots_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -232,13 +289,36 @@ class Fetcher:
         return outcome
 
     def fetch_many(self, urls: Iterable[str], *, target: str = "page") -> list[FetchOutcome]:
-        """Fetch many URLs in parallel across hosts, within per-host limits; input order kept."""
+        """Fetch many URLs in parallel across hosts, within per-host limits.
+
+        Args:
+            urls: absolute URLs, in any order (they are scheduled per host).
+            target: as for fetch.
+
+        Returns:
+            One outcome per URL, in input order.
+        """
         todo = list(urls)
         if not todo:
             return []
-        workers = min(self.settings.global_concurrency, len(todo))
+        per_host = self.settings.host_concurrency
+        queues = _HostQueues(todo, per_host, self._next_start)
+        outcomes = [FetchOutcome(url=url) for url in todo]
+
+        def work() -> None:
+            while (job := queues.take()) is not None:
+                host, index = job
+                try:
+                    outcomes[index] = self.fetch(todo[index], target=target)
+                finally:
+                    queues.done(host)
+
+        # More threads than hosts x per-host slots would only wait in take().
+        workers = min(self.settings.global_concurrency, len(todo), queues.hosts * per_host)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
-            return list(pool.map(lambda u: self.fetch(u, target=target), todo))
+            for future in [pool.submit(work) for _ in range(workers)]:
+                future.result()
+        return outcomes
 
     # -- retries --------------------------------------------------------
 
@@ -260,6 +340,12 @@ class Fetcher:
         return max(float(backoff), float(retry_after))
 
     # -- politeness -----------------------------------------------------
+
+    def _next_start(self, host: str) -> float:
+        """Monotonic time before which the host's gate makes a new request wait (0: none yet)."""
+        with self._lock:
+            gate = self._gates.get(host)
+        return gate.next_start if gate is not None else 0.0
 
     def _gate(self, url: str) -> _HostGate:
         host = host_of(url)
@@ -327,6 +413,13 @@ class Fetcher:
         """(error_class, message) when robots.txt forbids the URL now, else None."""
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
+        with self._lock:
+            origin_lock = self._robots_locks.setdefault(origin, threading.Lock())
+        with origin_lock:
+            return self._robots_rules(url, origin, outcome)
+
+    def _robots_rules(self, url: str, origin: str, outcome: FetchOutcome) -> tuple[str, str] | None:
+        """The verdict of _robots_verdict, fetching robots.txt first if needed (origin locked)."""
         with self._lock:
             known = origin in self._robots
             rules = self._robots.get(origin)

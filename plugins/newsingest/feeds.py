@@ -202,12 +202,15 @@ def _parse_sitemap(body: bytes, source: FeedSource, base_url: str) -> ParsedFeed
         has_news = has_news or news is not None
         title = news.findtext(f"{NEWS_NS}title", "") if news is not None else ""
         published = news.findtext(f"{NEWS_NS}publication_date") if news is not None else None
+        # lastmod is when the page last changed: the update time refetch_updated compares.
+        modified = _iso(url.findtext(f"{SITEMAP_NS}lastmod"))
         entries.append(
             FeedEntry(
                 feed_name=source.name,
                 url=urljoin(base_url, loc),
                 title=(title or "").strip(),
-                published_at=_iso(published) or _iso(url.findtext(f"{SITEMAP_NS}lastmod")),
+                published_at=_iso(published) or modified,
+                updated_at=modified,
                 guid=loc,
             )
         )

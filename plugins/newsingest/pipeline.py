@@ -88,20 +88,32 @@ def prepare(dsn: str, registry: Path, feeds: Sequence[str] | None = None) -> lis
     return sources
 
 
+def _conditional_headers(state: dict[str, Any], *, rerun: bool) -> dict[str, str]:
+    """If-None-Match / If-Modified-Since from the stored validators.
+
+    None for a rerun of a day: it refetches that day's own pages, where a 304
+    would skip them and zero the day's counts.
+    """
+    if rerun:
+        return {}
+    headers = {}
+    if state.get("etag"):
+        headers["If-None-Match"] = state["etag"]
+    if state.get("last_modified"):
+        headers["If-Modified-Since"] = state["last_modified"]
+    return headers
+
+
 def _fetch_document(
-    fetcher: Fetcher, source: FeedSource, state: dict[str, Any], attempts: list[FetchAttempt]
-) -> tuple[FetchOutcome, ParsedFeed | None, str | None]:
+    fetcher: Fetcher, source: FeedSource, headers: dict[str, str], state: dict[str, Any],
+    attempts: list[FetchAttempt],
+) -> tuple[FetchOutcome, ParsedFeed | None, str | None]:  # fmt: skip
     """Fetch and parse the feed, discovering it from a homepage when needed.
 
     Returns:
         (outcome, parsed feed or None on 304, discovered feed URL or None).
     """
     url = state.get("discovered_url") or source.url
-    headers = {}
-    if state.get("etag"):
-        headers["If-None-Match"] = state["etag"]
-    if state.get("last_modified"):
-        headers["If-Modified-Since"] = state["last_modified"]
     outcome = fetcher.fetch(url, target="feed", headers=headers)
     attempts.extend(outcome.attempts)
     response = outcome.response
@@ -263,15 +275,14 @@ def fetch_feed(dsn: str, settings: Settings, run: RunInfo, source: FeedSource) -
     pages: list[FetchedPage] = []
     with warehouse.connect(dsn) as conn:
         state = warehouse.feed_state(conn, source.name)
-        rerun = any(r["feed_name"] == source.name for r in warehouse.run_rows(conn, run.run_key))
-    if rerun:
-        # A rerun refetches its day's own pages; a 304 would skip them and zero its counts.
-        state = {**state, "etag": None, "last_modified": None}
+        rerun = warehouse.feed_ran(conn, run.run_key, source.name)
     outcome, parsed, discovered = FetchOutcome(url=source.url), None, None
     error: tuple[str, str] | None = None
     with Fetcher(settings) as fetcher:
         try:
-            outcome, parsed, discovered = _fetch_document(fetcher, source, state, attempts)
+            outcome, parsed, discovered = _fetch_document(
+                fetcher, source, _conditional_headers(state, rerun=rerun), state, attempts
+            )
         except FeedParseError as exc:
             error = ("parse_error", str(exc))
             attempts.append(
@@ -309,6 +320,7 @@ def fetch_feed(dsn: str, settings: Settings, run: RunInfo, source: FeedSource) -
         warehouse.save_feed_state(
             conn,
             source.name,
+            run_key=run.run_key,
             success=error is None,
             etag=headers.get("ETag"),
             last_modified=headers.get("Last-Modified"),

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import gzip
 import logging
+import struct
+import sys
+from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -11,8 +14,11 @@ from typing import Any
 from urllib.parse import quote
 
 import psycopg
+from psycopg import postgres
+from psycopg.adapt import Dumper
 from psycopg.conninfo import conninfo_to_dict
-from psycopg.rows import dict_row
+from psycopg.pq import Format
+from psycopg.rows import dict_row, tuple_row
 from psycopg.types.json import Jsonb
 
 from newsingest.records import (
@@ -98,6 +104,7 @@ def save_feed_state(
     conn: Connection,
     feed_name: str,
     *,
+    run_key: str,
     success: bool,
     etag: str | None = None,
     last_modified: str | None = None,
@@ -105,13 +112,17 @@ def save_feed_state(
     error_class: str | None = None,
     error: str | None = None,
 ) -> None:
-    """Record a feed attempt: validators and success time, or the error streak."""
+    """Record a feed attempt: validators and success time, or the error streak.
+
+    A failure adds to the streak once per run, however often that run is retried.
+    """
     conn.execute(
         """
         INSERT INTO news.feed_state AS s (feed_name, etag, last_modified, discovered_url,
-            last_attempt_at, last_success_at, error_streak, last_error_class, last_error)
+            last_attempt_at, last_success_at, error_streak, last_error_class, last_error,
+            last_run_key)
         VALUES (%(f)s, %(etag)s, %(lm)s, %(disc)s, now(), CASE WHEN %(ok)s THEN now() END,
-            CASE WHEN %(ok)s THEN 0 ELSE 1 END, %(ec)s, %(err)s)
+            CASE WHEN %(ok)s THEN 0 ELSE 1 END, %(ec)s, %(err)s, %(run)s)
         ON CONFLICT (feed_name) DO UPDATE SET
             etag = CASE WHEN %(ok)s THEN coalesce(EXCLUDED.etag, s.etag) ELSE s.etag END,
             last_modified = CASE WHEN %(ok)s THEN coalesce(EXCLUDED.last_modified,
@@ -119,14 +130,26 @@ def save_feed_state(
             discovered_url = coalesce(EXCLUDED.discovered_url, s.discovered_url),
             last_attempt_at = now(),
             last_success_at = CASE WHEN %(ok)s THEN now() ELSE s.last_success_at END,
-            error_streak = CASE WHEN %(ok)s THEN 0 ELSE s.error_streak + 1 END,
+            error_streak = CASE WHEN %(ok)s THEN 0
+                WHEN s.last_run_key = %(run)s THEN greatest(s.error_streak, 1)
+                ELSE s.error_streak + 1 END,
+            last_run_key = %(run)s,
             last_error_class = CASE WHEN %(ok)s THEN s.last_error_class
                 ELSE EXCLUDED.last_error_class END,
             last_error = CASE WHEN %(ok)s THEN s.last_error ELSE EXCLUDED.last_error END
         """,
         {"f": feed_name, "etag": etag, "lm": last_modified, "disc": discovered_url,
-         "ok": success, "ec": error_class, "err": error},
+         "ok": success, "ec": error_class, "err": error, "run": run_key},
     )  # fmt: skip
+
+
+def feed_ran(conn: Connection, run_key: str, feed_name: str) -> bool:
+    """Whether this run already recorded the feed (so this is a rerun of it)."""
+    row = conn.execute(
+        "SELECT 1 FROM news.ingest_runs WHERE run_key = %s AND feed_name = %s",
+        (run_key, feed_name),
+    ).fetchone()
+    return row is not None
 
 
 def log_attempts(
@@ -286,6 +309,61 @@ def known_hashes(conn: Connection, hashes: Sequence[str]) -> dict[str, tuple[str
     return {r["content_hash"]: (r["canonical_url"], f"cluster:{r['cluster_id']}") for r in rows}
 
 
+class _Int8Array:
+    """Ints sent as one binary bigint[] parameter (see _Int8ArrayDumper)."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: Sequence[int]) -> None:
+        self.values = values
+
+
+_INT8_OID = postgres.types["int8"].oid
+_ARRAY_HEADER = struct.Struct(">iiiii")  # ndim, has nulls, element oid, length, lower bound
+_EMPTY_ARRAY = struct.pack(">iii", 0, 0, _INT8_OID)  # no dimensions
+
+
+class _Int8ArrayDumper(Dumper):
+    """Binary bigint[] built by array('q') in C.
+
+    psycopg's list dumper inspects every int in Python, which takes seconds
+    for the hundreds of thousands of shingles of a day's batch.
+    """
+
+    format = Format.BINARY
+    oid = postgres.types["int8"].array_oid
+
+    def dump(self, obj: Any) -> bytes:
+        """The binary array: header, then each element as its length (8) and 8 bytes."""
+        values = array("q", obj.values)  # OverflowError outside bigint, as the server would
+        count = len(values)
+        if not count:
+            return _EMPTY_ARRAY
+        if sys.byteorder == "little":
+            values.byteswap()
+        raw = values.tobytes()
+        body = bytearray(12 * count)
+        body[3::12] = b"\x08" * count
+        for byte in range(8):
+            body[4 + byte :: 12] = raw[byte::8]
+        return _ARRAY_HEADER.pack(1, 0, _INT8_OID, count, 1) + body
+
+
+def _bulk_cursor(conn: Connection, *, tuples: bool = False) -> psycopg.Cursor[Any]:
+    """A cursor (tuple or dict rows) that sends _Int8Array parameters in binary."""
+    cursor: psycopg.Cursor[Any] = conn.cursor(row_factory=tuple_row if tuples else dict_row)
+    cursor.adapters.register_dumper(_Int8Array, _Int8ArrayDumper)
+    return cursor
+
+
+# Lookups of a batch's keys (hundreds of thousands of them) probe the index
+# once per key: OFFSET 0 keeps each LATERAL subquery a separate, per-row index
+# scan. Left to itself the planner, costing every probe as a disk read, hashes
+# a full scan of tables that grow with the history instead (seconds at 100k
+# founders, tens of seconds at a million). Keys come as unnest() in the select
+# list, which streams them rather than spilling a function scan to disk.
+
+
 def site_line_counts(
     conn: Connection, pairs: Iterable[tuple[str, int]]
 ) -> dict[tuple[str, int], int]:
@@ -293,14 +371,24 @@ def site_line_counts(
     wanted = sorted(set(pairs))
     if not wanted:
         return {}
-    rows = conn.execute(
-        """
-        SELECT l.site, l.line_hash, l.docs FROM news.dedup_site_lines l
-        JOIN unnest(%s::text[], %s::bigint[]) AS w(site, line_hash) USING (site, line_hash)
-        """,
-        ([p[0] for p in wanted], [p[1] for p in wanted]),
-    ).fetchall()
-    return {(r["site"], r["line_hash"]): r["docs"] for r in rows}
+    sites = sorted({site for site, _ in wanted})
+    number = {site: i for i, site in enumerate(sites, start=1)}
+    with _bulk_cursor(conn, tuples=True) as cursor:
+        rows = cursor.execute(
+            """
+            SELECT w.site, w.line_hash, l.docs
+            FROM (SELECT unnest(%(n)s::bigint[]) AS site, unnest(%(h)s::bigint[]) AS line_hash)
+                 AS w
+            CROSS JOIN LATERAL (
+                SELECT l.docs FROM news.dedup_site_lines l
+                WHERE l.site = (%(sites)s::text[])[w.site] AND l.line_hash = w.line_hash
+                OFFSET 0
+            ) AS l
+            """,
+            {"n": _Int8Array([number[site] for site, _ in wanted]),
+             "h": _Int8Array([h for _, h in wanted]), "sites": sites},
+        ).fetchall()  # fmt: skip
+    return {(sites[n - 1], h): docs for n, h, docs in rows}
 
 
 def add_site_lines(conn: Connection, site: str, line_hashes: Iterable[int]) -> None:
@@ -340,29 +428,56 @@ def seed_index(
         published_at, cluster_id).
     """
     wanted = sorted(set(shingles))
-    df = {
-        r["shingle"]: r["founders"]
-        for r in conn.execute(
-            "SELECT shingle, founders FROM news.dedup_shingle_df WHERE shingle = ANY(%s)",
-            (wanted,),
+    with _bulk_cursor(conn, tuples=True) as cursor:
+        rows = cursor.execute(
+            """
+            SELECT w.shingle, d.founders
+            FROM (SELECT unnest(%s::bigint[]) AS shingle) AS w
+            CROSS JOIN LATERAL (
+                SELECT d.founders FROM news.dedup_shingle_df d WHERE d.shingle = w.shingle
+                OFFSET 0
+            ) AS d
+            """,
+            (_Int8Array(wanted),),
         ).fetchall()
-    }
-    informative = [s for s in wanted if df.get(s, 0) < df_cap and s in df]
-    postings = conn.execute(
-        """
-        SELECT p.shingle, f.canonical_url, f.size, f.published_at, a.cluster_id
-        FROM news.dedup_postings p
-        JOIN news.dedup_founders f USING (founder_id)
-        LEFT JOIN news.articles a ON a.canonical_url = f.canonical_url
-        WHERE p.shingle = ANY(%(s)s) AND f.algorithm = %(alg)s
-          AND (f.published_at IS NULL OR %(since)s::timestamptz IS NULL
-               OR f.published_at >= %(since)s)
-          AND (f.published_at IS NULL OR %(until)s::timestamptz IS NULL
-               OR f.published_at <= %(until)s)
-        """,
-        {"s": informative, "alg": algorithm, "since": since, "until": until},
-    ).fetchall()
-    return df, [dict(r) for r in postings]
+    df: dict[int, int] = dict(rows)
+    informative = sorted(s for s, founders in df.items() if founders < df_cap)
+    if not informative:
+        return df, []
+    with _bulk_cursor(conn) as cursor:
+        postings: list[dict[str, Any]] = cursor.execute(
+            """
+            WITH p AS MATERIALIZED (
+                SELECT w.shingle, p.founder_id
+                FROM (SELECT unnest(%(s)s::bigint[]) AS shingle) AS w
+                CROSS JOIN LATERAL (
+                    SELECT p.founder_id FROM news.dedup_postings p WHERE p.shingle = w.shingle
+                    OFFSET 0
+                ) AS p
+            ), f AS MATERIALIZED (
+                -- Each founder once, in id order: neighbouring probes share index pages.
+                SELECT ids.founder_id, f.canonical_url, f.size, f.published_at, a.cluster_id
+                FROM (SELECT DISTINCT founder_id FROM p ORDER BY founder_id) AS ids
+                CROSS JOIN LATERAL (
+                    SELECT f.canonical_url, f.size, f.published_at FROM news.dedup_founders f
+                    WHERE f.founder_id = ids.founder_id AND f.algorithm = %(alg)s
+                      AND (f.published_at IS NULL OR %(since)s::timestamptz IS NULL
+                           OR f.published_at >= %(since)s)
+                      AND (f.published_at IS NULL OR %(until)s::timestamptz IS NULL
+                           OR f.published_at <= %(until)s)
+                    OFFSET 0
+                ) AS f
+                LEFT JOIN LATERAL (
+                    SELECT a.cluster_id FROM news.articles a
+                    WHERE a.canonical_url = f.canonical_url OFFSET 0
+                ) AS a ON true
+            )
+            SELECT p.shingle, f.canonical_url, f.size, f.published_at, f.cluster_id
+            FROM p JOIN f USING (founder_id)
+            """,
+            {"s": _Int8Array(informative), "alg": algorithm, "since": since, "until": until},
+        ).fetchall()
+    return df, postings
 
 
 def store_founder(
@@ -689,6 +804,8 @@ def run_totals(conn: Connection, run_key: str) -> dict[str, Any]:
         """
         SELECT error_class, count(*) AS n FROM news.fetch_log
         WHERE run_key = %s AND error_class IS NOT NULL AND error_class <> 'not_modified'
+          -- a missing robots.txt (4xx) means "no rules", not a failure
+          AND NOT (target = 'robots' AND error_class = 'http_4xx')
           AND attempt_id IN (SELECT max(attempt_id) FROM news.fetch_log WHERE run_key = %s
                              GROUP BY target, url)
         GROUP BY error_class ORDER BY error_class

@@ -214,3 +214,25 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412480.0) == 0.0
     assert parse_retry_after("soon") is None
     assert parse_retry_after(None) is None
+
+
+def test_fetch_many_spreads_hosts_within_their_limit(settings: Settings, tmp_path: Path) -> None:
+    from contextlib import ExitStack
+
+    from newsingest.demo.server import serve
+
+    (tmp_path / "robots.txt").write_text("User-agent: *\nAllow: /\n")
+    with ExitStack() as stack:
+        sites = [stack.enter_context(serve(tmp_path, latency=0.2)) for _ in range(3)]
+        # Listed host by host, as a sitemap index expands: all hosts still work at once.
+        urls = [site.url(f"/_fault/page/{i}") for site in sites for i in range(6)]
+        with Fetcher(settings.replace(host_concurrency=2, global_concurrency=6)) as client:
+            outcomes = client.fetch_many(urls)
+        peaks = [site.max_concurrency("/_fault/") for site in sites]
+        robots_hits = [site.hits("/robots.txt") for site in sites]
+    assert [o.url for o in outcomes] == urls
+    assert all(o.ok for o in outcomes)
+    assert peaks == [2, 2, 2]
+    # Workers reaching a new host together fetch its robots.txt once, logged once.
+    assert robots_hits == [1, 1, 1]
+    assert sum(a.target == "robots" for o in outcomes for a in o.attempts) == 3

@@ -31,8 +31,20 @@ def test_run_all_twice_is_idempotent(
     assert "broken-gazette" in text and "FAILED" in text
     first = table_counts(warehouse_dsn)
     assert first["articles"] > 20
+    runs = run_rows(warehouse_dsn)
     pipeline.run_all(warehouse_dsn, settings, RUN, demo_registry)
     assert table_counts(warehouse_dsn) == first
+    # The rerun saw the feeds again (no 304 to its own validators): same counts.
+    assert run_rows(warehouse_dsn) == runs
+
+
+def run_rows(dsn: str) -> list[tuple[object, ...]]:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(
+            "SELECT run_key, feed_name, entries, fetched, not_modified, skipped_known, extracted, "
+            "skipped, new_articles, duplicates, failed, feed_failed, failures "
+            "FROM news.ingest_runs ORDER BY run_key, feed_name"
+        ).fetchall()
 
 
 def test_next_day_skips_pages_already_loaded(
@@ -90,6 +102,15 @@ def test_failing_pages_do_not_stop_the_feed(
         ).fetchone()
     assert logged == [("http_5xx", 1), ("http_5xx", 2)]
     assert streak == (1, "http_5xx")
+    # Retrying the same run counts the failing day once; the next day adds one.
+    pipeline.fetch_feed(warehouse_dsn, settings.replace(retries=0), RUN, bad)
+    later = pipeline.RunInfo.make(date(2022, 1, 23), "test")
+    pipeline.fetch_feed(warehouse_dsn, settings.replace(retries=0), later, bad)
+    with psycopg.connect(warehouse_dsn) as conn:
+        streaks = conn.execute(
+            "SELECT error_streak FROM news.feed_state WHERE feed_name = 'gone'"
+        ).fetchone()
+    assert streaks == (2,)
     assert staged == (6,)
 
 

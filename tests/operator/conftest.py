@@ -113,6 +113,7 @@ def standalone(tmp_path: Path, warehouse_dsn: str, demo_site: Any) -> Iterator[S
         password=password,
         api=requests.Session(),
         started_at=time.monotonic(),
+        env=env,
     )
     try:
         instance.login()

@@ -13,7 +13,7 @@ import signal
 import socket
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +84,8 @@ class Standalone:
     password: str
     api: requests.Session
     started_at: float = 0.0
+    # The environment of every process of the instance, for `airflow` CLI commands against it.
+    env: dict[str, str] = field(default_factory=dict)
 
     def url(self, path: str) -> str:
         """Absolute URL of an API path such as '/api/v2/dags'."""

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import ModuleType
+from typing import Any
 
+import lxml.html
 import pytest
 
+from newsingest.demo.server import SITE_ROOT
 from newsingest.extraction import choose_published, extract_page
 from newsingest.records import FeedEntry, FetchedPage
 from newsingest.settings import Settings
@@ -131,3 +138,142 @@ def test_choose_published_order() -> None:
     value, source = choose_published([("page", late)], FETCHED, settings)
     assert value is None
     assert "rejected" in source
+
+
+# -- pages that are not articles ---------------------------------------------------------------
+
+
+def test_a_paywalled_page_is_a_teaser_only_when_its_body_is_short() -> None:
+    paywalled = page_html().replace(
+        "</head>",
+        '<script type="application/ld+json">{"isAccessibleForFree": false}</script></head>',
+    )
+    body = extract_page(fetched(paywalled), Settings()).body
+    assert len(body) < Settings().max_teaser_chars
+    assert extract_page(fetched(paywalled), Settings()).skipped_reason == "paywall: teaser"
+    # A free copy of a paywalled story, longer than a teaser, is an article.
+    longer = Settings(max_teaser_chars=len(body))
+    assert extract_page(fetched(paywalled), longer).skipped_reason is None
+    prompt = page_html(body=[*PARAGRAPHS, "Subscribe to continue reading"])
+    assert extract_page(fetched(prompt), Settings()).skipped_reason == "paywall: teaser"
+    assert extract_page(fetched(prompt), longer).skipped_reason is None
+
+
+# -- the bundled demo site ---------------------------------------------------------------------
+
+DEMO_BASE = "http://127.0.0.1:8765"
+DEMO_PAGES: list[dict[str, Any]] = json.loads(
+    (SITE_ROOT.parent / "expected.json").read_text(encoding="utf-8")
+)["pages"]
+SEED_PATH = "/the-newsfarm/2022/01/22/blinken-asks-russia-prove-intentions-withdrawing-troops.html"
+
+
+def demo_page(path: str) -> FetchedPage:
+    """A demo-site page as the fetch stage hands it over (served with {{base}} filled in)."""
+    html = (SITE_ROOT / path.lstrip("/")).read_text(encoding="utf-8")
+    url = DEMO_BASE + path
+    return FetchedPage(
+        feed_name="demo",
+        url=url,
+        requested_url=url,
+        final_url=url,
+        status=200,
+        content_type="text/html",
+        charset="utf-8",
+        fetched_at=datetime(2022, 1, 23, tzinfo=UTC),
+        body=html.replace("{{base}}", DEMO_BASE).encode("utf-8"),
+        entry=FeedEntry(feed_name="demo", url=url),
+    )
+
+
+@pytest.mark.parametrize("expected", DEMO_PAGES, ids=[p["path"] for p in DEMO_PAGES])
+def test_demo_pages_agencies_and_gates(expected: dict[str, Any]) -> None:
+    article = extract_page(demo_page(expected["path"]), Settings())
+    assert list(article.wire_agencies) == expected["wire_agencies"]
+    assert (article.skipped_reason is None) == expected["is_article"], article.skipped_reason
+    assert article.title == expected["title"]
+    if expected["is_article"]:
+        assert article.published_at == datetime.fromisoformat(expected["published_at"])
+
+
+def test_demo_non_articles_say_what_they_are() -> None:
+    reasons = {
+        p["path"]: extract_page(demo_page(p["path"]), Settings()).skipped_reason
+        for p in DEMO_PAGES
+        if not p["is_article"]
+    }
+    assert sorted(reasons.values()) == ["not_article: gallery", "not_article: index page"]
+
+
+def test_seed_page_keeps_every_article_sentence_and_drops_the_junk() -> None:
+    article = extract_page(demo_page(SEED_PATH), Settings())
+    doc = lxml.html.fromstring((SITE_ROOT / SEED_PATH.lstrip("/")).read_text(encoding="utf-8"))
+    content = "//div[contains(@class, 'td-post-content')]"
+    # The article proper: its paragraphs and headings, outside the donation box and the tweet.
+    sentences = [
+        " ".join(e.text_content().split())
+        for e in doc.xpath(f"{content}/p[not(@class)] | {content}/h2 | {content}/h3")
+    ]
+    body_lines = [" ".join(line.split()) for line in article.body.split("\n")]
+    assert body_lines == sentences
+    assert "les truss" in body_lines
+    for junk in ["Support us now", "magazine support", "No news is bad news", "pic.twitter.com",
+                 "Good to see my friend", "(@trussliz)", "Source: PA", "Agence France-Presse",
+                 "Lector profesional", "3 COMMENTS", "YOU MAY ALSO LIKE"]:  # fmt: skip
+        assert junk not in article.body, junk
+    assert article.wire_agencies == ("AFP",)
+    assert article.wire_evidence == ("credit: with reports from © – Agence France-Presse, 2022.",)
+    assert article.authors == ("Gonzalo Medina",)
+    assert article.skipped_reason is None
+
+
+# -- labelled fixture pages (tests/fixtures/pages) ---------------------------------------------
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "pages"
+
+
+def _regenerate_module() -> ModuleType:
+    """tests/fixtures/pages/regenerate.py, which also builds the expected records."""
+    spec = importlib.util.spec_from_file_location("regenerate", FIXTURES / "regenerate.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+REGENERATE = _regenerate_module()
+LABELS: dict[str, dict[str, Any]] = REGENERATE.labels()
+
+
+def test_every_fixture_page_has_labels_and_expectations() -> None:
+    pages = {p.name.removesuffix(".html.gz") for p in FIXTURES.glob("*.html.gz")}
+    assert pages == set(LABELS)
+    expected = {
+        f"{path.stem}_{date}"
+        for path in FIXTURES.glob("*.json")
+        if path.name != "meta.json"
+        for date in json.loads(path.read_text(encoding="utf-8"))
+    }
+    assert expected == pages
+
+
+@pytest.mark.parametrize("path", sorted(FIXTURES.glob("*.json")), ids=lambda p: p.name)
+def test_fixture_json_is_sorted_and_has_no_empty_values(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    data = json.loads(text)
+    assert text == json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    if path.name != "meta.json":
+        assert all(value not in ("", [], None) for page in data.values() for value in page.values())
+        assert all(page.get("title") and page.get("body_start") for page in data.values())
+
+
+@pytest.mark.parametrize("name", sorted(LABELS))
+def test_fixture_page_extraction(name: str) -> None:
+    outlet, date = name.split("_", 1)
+    expected = json.loads((FIXTURES / f"{outlet}.json").read_text(encoding="utf-8"))[date]
+    article = extract_page(REGENERATE.fetched(name, LABELS[name]), Settings())
+    assert REGENERATE.record(article) == expected
+    for junk in LABELS[name]["absent"]:
+        assert junk not in article.body, junk
+    for sentence in LABELS[name]["present"]:
+        assert sentence in article.body, sentence

@@ -80,6 +80,9 @@ def test_google_news_sitemap() -> None:
     assert feed.entries[0].title == "Budget passes"
     assert feed.entries[0].published_at == datetime(2022, 1, 21, 12, 0, tzinfo=UTC)
     assert feed.entries[1].published_at == datetime(2022, 1, 20, tzinfo=UTC)
+    # lastmod is the update time that refetch_updated compares; the news entry has none.
+    assert feed.entries[1].updated_at == datetime(2022, 1, 20, tzinfo=UTC)
+    assert feed.entries[0].updated_at is None
 
 
 def test_sitemap_index_lists_children() -> None:

@@ -1,0 +1,101 @@
+"""The batch lookups of near-duplicate state (seed_index, site_line_counts) against stored rows."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+from newsingest import warehouse
+
+DAY = datetime(2022, 1, 21, tzinfo=UTC)
+LOWEST, HIGHEST = -(1 << 63), (1 << 63) - 1
+
+
+def store(
+    conn: warehouse.Connection,
+    url: str,
+    samples: list[int],
+    *,
+    published_at: datetime | None = DAY,
+    algorithm: str = "v1",
+    df_cap: int = 2,
+) -> None:
+    warehouse.store_founder(
+        conn, url, published_at=published_at, samples=samples, algorithm=algorithm, df_cap=df_cap
+    )
+
+
+def test_seed_index_reads_frequencies_and_postings_of_current_founders_in_window(
+    warehouse_dsn: str,
+) -> None:
+    with warehouse.connect(warehouse_dsn) as conn:
+        store(conn, "https://a.example/1", [1, 2, 3, LOWEST])
+        store(conn, "https://a.example/2", [2, 3, 4], published_at=DAY + timedelta(days=1))
+        # 2 is now in three founders, over the cap of 2: frequent, not posted for this one.
+        store(conn, "https://a.example/3", [2, 5, HIGHEST])
+        store(conn, "https://a.example/old", [6], published_at=DAY - timedelta(days=30))
+        store(conn, "https://a.example/undated", [8], published_at=None)
+        store(conn, "https://a.example/v0", [7], algorithm="v0")
+        cluster = conn.execute(
+            "INSERT INTO news.story_clusters DEFAULT VALUES RETURNING cluster_id"
+        ).fetchone()
+        assert cluster is not None
+        conn.execute(
+            "INSERT INTO news.articles (canonical_url, url, feed_name, fetched_at, body, "
+            "content_hash, cluster_id, extractor_version, first_run_key, last_run_key) "
+            "VALUES (%s, %s, 'f', now(), 'text', 'h', %s, 'x', 'r', 'r')",
+            ("https://a.example/1", "https://a.example/1", cluster["cluster_id"]),
+        )
+        shingles = [1, 2, 3, 4, 5, 6, 7, 8, 9, 1, LOWEST, HIGHEST]
+        df, postings = warehouse.seed_index(
+            conn, iter(shingles), algorithm="v1", df_cap=2,
+            since=DAY - timedelta(days=7), until=DAY + timedelta(days=7),
+        )  # fmt: skip
+        _, unbounded = warehouse.seed_index(
+            conn, shingles, algorithm="v1", df_cap=2, since=None, until=None
+        )
+        empty = warehouse.seed_index(conn, [], algorithm="v1", df_cap=2, since=None, until=None)
+    assert df == {1: 1, 2: 3, 3: 2, 4: 1, 5: 1, 6: 1, 7: 1, 8: 1, LOWEST: 1, HIGHEST: 1}
+    found = {(r["shingle"], r["canonical_url"]): r for r in postings}
+    assert set(found) == {
+        (1, "https://a.example/1"), (LOWEST, "https://a.example/1"),
+        (4, "https://a.example/2"), (5, "https://a.example/3"), (HIGHEST, "https://a.example/3"),
+        (8, "https://a.example/undated"),
+    }  # fmt: skip
+    first = found[1, "https://a.example/1"]
+    assert (first["size"], first["published_at"]) == (4, DAY)
+    assert first["cluster_id"] == cluster["cluster_id"]
+    assert found[5, "https://a.example/3"]["size"] == 2
+    assert found[5, "https://a.example/3"]["cluster_id"] is None
+    assert {(r["shingle"], r["canonical_url"]) for r in unbounded} == set(found) | {
+        (6, "https://a.example/old")
+    }
+    assert empty == ({}, [])
+
+
+def test_seed_index_with_many_shingles(warehouse_dsn: str) -> None:
+    rng = random.Random(5)
+    samples = sorted({rng.randrange(LOWEST, HIGHEST) for _ in range(20_000)})
+    with warehouse.connect(warehouse_dsn) as conn:
+        store(conn, "https://a.example/big", samples[::2], df_cap=10)
+        df, postings = warehouse.seed_index(
+            conn, samples, algorithm="v1", df_cap=10, since=None, until=None
+        )
+    assert df == dict.fromkeys(samples[::2], 1)
+    assert sorted(r["shingle"] for r in postings) == samples[::2]
+
+
+def test_site_line_counts(warehouse_dsn: str) -> None:
+    with warehouse.connect(warehouse_dsn) as conn:
+        warehouse.add_site_lines(conn, "site-a", [10, 11, 4_294_967_295])
+        warehouse.add_site_lines(conn, "site-a", [10])
+        warehouse.add_site_lines(conn, "b", [10])
+        counts = warehouse.site_line_counts(
+            conn,
+            iter([("site-a", 10), ("site-a", 11), ("site-a", 12), ("b", 10), ("c", 10),
+                  ("site-a", 10), ("site-a", 4_294_967_295)]),
+        )  # fmt: skip
+        empty = warehouse.site_line_counts(conn, [])
+    assert counts == {("site-a", 10): 2, ("site-a", 11): 1, ("b", 10): 1,
+                      ("site-a", 4_294_967_295): 1}  # fmt: skip
+    assert empty == {}

@@ -923,42 +923,8 @@ def _deduplicate(
     with timed("existing_urls"):
         existing = warehouse.existing_urls(conn, [d.doc_id for d in docs])
     fresh = [d for d in docs if d.doc_id not in existing]
-    dates = [d.published_at for d in fresh if d.published_at]
-    window = timedelta(days=settings.dedup_window_days)
-    since = min(dates) - window if dates else None
-    until = max(dates) + window if dates else None
-    with timed("stale_check"):
-        pipeline._reindex_stale(conn, settings, since)  # the DAG's own step
-    index = deduplication.Index(df_cap=settings.dedup_df_cap)
-    with timed("site_line_counts"):
-        index.site_lines.update(
-            warehouse.site_line_counts(
-                conn, (k for d in fresh for k in deduplication.site_line_keys(d))
-            )
-        )
-    with timed("fingerprint_batch"):
-        samples = deduplication.fingerprint_batch(fresh, index, settings)
-    with timed("seed_index"):
-        df, postings = warehouse.seed_index(
-            conn,
-            (s for sampled in samples.values() for s in sampled),
-            algorithm=fingerprints.ALGORITHM,
-            df_cap=settings.dedup_df_cap,
-            since=since,
-            until=until,
-        )
-    with timed("seed"):
-        deduplication.seed(index, df, postings)
-    with timed("known_hashes"):
-        known = warehouse.known_hashes(conn, sorted({d.content_hash for d in fresh}))
-        index.hashes.update(known)
-    with timed("assign"):
-        results = deduplication.assign(fresh, samples, index, settings)
-    counts["distinct_samples"] += len({s for v in samples.values() for s in v})
-    counts["df_rows"] += len(df)
-    counts["posting_rows"] += len(postings)
-    counts["founders_seeded"] += len({r["canonical_url"] for r in postings})
-    counts["hash_hits"] += len(known)
+    results = pipeline.cluster_batch(conn, fresh, settings, timer=timed)  # the DAG's own code
+    counts.update(r.relation for r in results)
     return results
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from newsingest import warehouse
+from newsingest import dedup_store, warehouse
 
 DAY = datetime(2022, 1, 21, tzinfo=UTC)
 LOWEST, HIGHEST = -(1 << 63), (1 << 63) - 1
@@ -20,7 +20,7 @@ def store(
     algorithm: str = "v1",
     df_cap: int = 2,
 ) -> None:
-    warehouse.store_founder(
+    dedup_store.store_founder(
         conn, url, published_at=published_at, samples=samples, algorithm=algorithm, df_cap=df_cap
     )
 
@@ -47,14 +47,14 @@ def test_seed_index_reads_frequencies_and_postings_of_current_founders_in_window
             ("https://a.example/1", "https://a.example/1", cluster["cluster_id"]),
         )
         shingles = [1, 2, 3, 4, 5, 6, 7, 8, 9, 1, LOWEST, HIGHEST]
-        df, postings = warehouse.seed_index(
+        df, postings = dedup_store.seed_index(
             conn, iter(shingles), algorithm="v1", df_cap=2,
             since=DAY - timedelta(days=7), until=DAY + timedelta(days=7),
         )  # fmt: skip
-        _, unbounded = warehouse.seed_index(
+        _, unbounded = dedup_store.seed_index(
             conn, shingles, algorithm="v1", df_cap=2, since=None, until=None
         )
-        empty = warehouse.seed_index(conn, [], algorithm="v1", df_cap=2, since=None, until=None)
+        empty = dedup_store.seed_index(conn, [], algorithm="v1", df_cap=2, since=None, until=None)
     assert df == {1: 1, 2: 3, 3: 2, 4: 1, 5: 1, 6: 1, 7: 1, 8: 1, LOWEST: 1, HIGHEST: 1}
     found = {(r["shingle"], r["canonical_url"]): r for r in postings}
     assert set(found) == {
@@ -78,7 +78,7 @@ def test_seed_index_with_many_shingles(warehouse_dsn: str) -> None:
     samples = sorted({rng.randrange(LOWEST, HIGHEST) for _ in range(20_000)})
     with warehouse.connect(warehouse_dsn) as conn:
         store(conn, "https://a.example/big", samples[::2], df_cap=10)
-        df, postings = warehouse.seed_index(
+        df, postings = dedup_store.seed_index(
             conn, samples, algorithm="v1", df_cap=10, since=None, until=None
         )
     assert df == dict.fromkeys(samples[::2], 1)
@@ -87,15 +87,15 @@ def test_seed_index_with_many_shingles(warehouse_dsn: str) -> None:
 
 def test_site_line_counts(warehouse_dsn: str) -> None:
     with warehouse.connect(warehouse_dsn) as conn:
-        warehouse.add_site_lines(conn, "site-a", [10, 11, 4_294_967_295])
-        warehouse.add_site_lines(conn, "site-a", [10])
-        warehouse.add_site_lines(conn, "b", [10])
-        counts = warehouse.site_line_counts(
+        dedup_store.add_site_lines(conn, "site-a", [10, 11, 4_294_967_295])
+        dedup_store.add_site_lines(conn, "site-a", [10])
+        dedup_store.add_site_lines(conn, "b", [10])
+        counts = dedup_store.site_line_counts(
             conn,
             iter([("site-a", 10), ("site-a", 11), ("site-a", 12), ("b", 10), ("c", 10),
                   ("site-a", 10), ("site-a", 4_294_967_295)]),
         )  # fmt: skip
-        empty = warehouse.site_line_counts(conn, [])
+        empty = dedup_store.site_line_counts(conn, [])
     assert counts == {("site-a", 10): 2, ("site-a", 11): 1, ("b", 10): 1,
                       ("site-a", 4_294_967_295): 1}  # fmt: skip
     assert empty == {}

@@ -1,0 +1,279 @@
+"""Near-duplicate state in PostgreSQL: founders' fingerprints, postings, frequencies, site lines.
+
+The deduplicate task reads exactly the slice its batch needs (seed_index);
+the load task writes new founders in the same transaction as their articles.
+Batches hold hundreds of thousands of keys, hence the binary arrays and the
+per-key index probes below.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+import sys
+from array import array
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg import postgres
+from psycopg.adapt import Dumper
+from psycopg.pq import Format
+from psycopg.rows import dict_row, tuple_row
+
+from newsingest.warehouse import Connection
+
+LOGGER = logging.getLogger(__name__)
+
+
+class _Int8Array:
+    """Ints sent as one binary bigint[] parameter (see _Int8ArrayDumper)."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: Sequence[int]) -> None:
+        self.values = values
+
+
+_INT8_OID = postgres.types["int8"].oid
+_ARRAY_HEADER = struct.Struct(">iiiii")  # ndim, has nulls, element oid, length, lower bound
+_EMPTY_ARRAY = struct.pack(">iii", 0, 0, _INT8_OID)  # no dimensions
+
+
+class _Int8ArrayDumper(Dumper):
+    """Binary bigint[] built by array('q') in C.
+
+    psycopg's list dumper inspects every int in Python, which takes seconds
+    for the hundreds of thousands of shingles of a day's batch.
+    """
+
+    format = Format.BINARY
+    oid = postgres.types["int8"].array_oid
+
+    def dump(self, obj: Any) -> bytes:
+        """The binary array: header, then each element as its length (8) and 8 bytes."""
+        values = array("q", obj.values)  # OverflowError outside bigint, as the server would
+        count = len(values)
+        if not count:
+            return _EMPTY_ARRAY
+        if sys.byteorder == "little":
+            values.byteswap()
+        raw = values.tobytes()
+        body = bytearray(12 * count)
+        body[3::12] = b"\x08" * count
+        for byte in range(8):
+            body[4 + byte :: 12] = raw[byte::8]
+        return _ARRAY_HEADER.pack(1, 0, _INT8_OID, count, 1) + body
+
+
+def _bulk_cursor(conn: Connection, *, tuples: bool = False) -> psycopg.Cursor[Any]:
+    """A cursor (tuple or dict rows) that sends _Int8Array parameters in binary."""
+    cursor: psycopg.Cursor[Any] = conn.cursor(row_factory=tuple_row if tuples else dict_row)
+    cursor.adapters.register_dumper(_Int8Array, _Int8ArrayDumper)
+    return cursor
+
+
+# Lookups of a batch's keys (hundreds of thousands of them) probe the index
+# once per key: OFFSET 0 keeps each LATERAL subquery a separate, per-row index
+# scan. Left to itself the planner, costing every probe as a disk read, hashes
+# a full scan of tables that grow with the history instead (seconds at 100k
+# founders, tens of seconds at a million). Keys come as unnest() in the select
+# list, which streams them rather than spilling a function scan to disk.
+
+
+def site_line_counts(
+    conn: Connection, pairs: Iterable[tuple[str, int]]
+) -> dict[tuple[str, int], int]:
+    """Stored article counts of (site, line hash) pairs."""
+    wanted = sorted(set(pairs))
+    if not wanted:
+        return {}
+    sites = sorted({site for site, _ in wanted})
+    number = {site: i for i, site in enumerate(sites, start=1)}
+    with _bulk_cursor(conn, tuples=True) as cursor:
+        rows = cursor.execute(
+            """
+            SELECT w.site, w.line_hash, l.docs
+            FROM (SELECT unnest(%(n)s::bigint[]) AS site, unnest(%(h)s::bigint[]) AS line_hash)
+                 AS w
+            CROSS JOIN LATERAL (
+                SELECT l.docs FROM news.dedup_site_lines l
+                WHERE l.site = (%(sites)s::text[])[w.site] AND l.line_hash = w.line_hash
+                OFFSET 0
+            ) AS l
+            """,
+            {"n": _Int8Array([number[site] for site, _ in wanted]),
+             "h": _Int8Array([h for _, h in wanted]), "sites": sites},
+        ).fetchall()  # fmt: skip
+    return {(sites[n - 1], h): docs for n, h, docs in rows}
+
+
+def add_site_lines(conn: Connection, site: str, line_hashes: Iterable[int]) -> None:
+    """Count one more article of site for each of its distinct lines."""
+    hashes = sorted(set(line_hashes))
+    if site and hashes:
+        conn.execute(
+            """
+            INSERT INTO news.dedup_site_lines (site, line_hash, docs)
+            SELECT %s, h, 1 FROM unnest(%s::bigint[]) AS h
+            ON CONFLICT (site, line_hash) DO UPDATE SET docs = news.dedup_site_lines.docs + 1
+            """,
+            (site, hashes),
+        )
+
+
+def seed_index(
+    conn: Connection,
+    shingles: Iterable[int],
+    *,
+    algorithm: str,
+    df_cap: int,
+    since: datetime | None,
+    until: datetime | None,
+) -> tuple[dict[int, int], list[dict[str, Any]]]:
+    """Document frequencies of the batch's shingles and the founders posting them.
+
+    Args:
+        conn: open connection.
+        shingles: every sampled shingle of the batch.
+        algorithm: current fingerprint version (other versions are not read).
+        df_cap: shingles in this many founders or more are not looked up.
+        since, until: publication window of founders (None: unbounded).
+
+    Returns:
+        (df by shingle, posting rows with shingle, canonical_url, size,
+        published_at, cluster_id).
+    """
+    wanted = sorted(set(shingles))
+    with _bulk_cursor(conn, tuples=True) as cursor:
+        rows = cursor.execute(
+            """
+            SELECT w.shingle, d.founders
+            FROM (SELECT unnest(%s::bigint[]) AS shingle) AS w
+            CROSS JOIN LATERAL (
+                SELECT d.founders FROM news.dedup_shingle_df d WHERE d.shingle = w.shingle
+                OFFSET 0
+            ) AS d
+            """,
+            (_Int8Array(wanted),),
+        ).fetchall()
+    df: dict[int, int] = dict(rows)
+    informative = sorted(s for s, founders in df.items() if founders < df_cap)
+    if not informative:
+        return df, []
+    with _bulk_cursor(conn) as cursor:
+        postings: list[dict[str, Any]] = cursor.execute(
+            """
+            WITH p AS MATERIALIZED (
+                SELECT w.shingle, p.founder_id
+                FROM (SELECT unnest(%(s)s::bigint[]) AS shingle) AS w
+                CROSS JOIN LATERAL (
+                    SELECT p.founder_id FROM news.dedup_postings p WHERE p.shingle = w.shingle
+                    OFFSET 0
+                ) AS p
+            ), f AS MATERIALIZED (
+                -- Each founder once, in id order: neighbouring probes share index pages.
+                SELECT ids.founder_id, f.canonical_url, f.size, f.published_at, a.cluster_id
+                FROM (SELECT DISTINCT founder_id FROM p ORDER BY founder_id) AS ids
+                CROSS JOIN LATERAL (
+                    SELECT f.canonical_url, f.size, f.published_at FROM news.dedup_founders f
+                    WHERE f.founder_id = ids.founder_id AND f.algorithm = %(alg)s
+                      AND (f.published_at IS NULL OR %(since)s::timestamptz IS NULL
+                           OR f.published_at >= %(since)s)
+                      AND (f.published_at IS NULL OR %(until)s::timestamptz IS NULL
+                           OR f.published_at <= %(until)s)
+                    OFFSET 0
+                ) AS f
+                LEFT JOIN LATERAL (
+                    SELECT a.cluster_id FROM news.articles a
+                    WHERE a.canonical_url = f.canonical_url OFFSET 0
+                ) AS a ON true
+            )
+            SELECT p.shingle, f.canonical_url, f.size, f.published_at, f.cluster_id
+            FROM p JOIN f USING (founder_id)
+            """,
+            {"s": _Int8Array(informative), "alg": algorithm, "since": since, "until": until},
+        ).fetchall()
+    return df, postings
+
+
+def store_founder(
+    conn: Connection,
+    canonical_url: str,
+    *,
+    published_at: datetime | None,
+    samples: Sequence[int],
+    algorithm: str,
+    df_cap: int,
+) -> bool:
+    """Index a cluster founder: fingerprint, postings of informative shingles, frequencies.
+
+    Returns:
+        False when the founder was already stored (a rerun), True otherwise.
+    """
+    row = conn.execute(
+        """
+        INSERT INTO news.dedup_founders (canonical_url, algorithm, published_at, size, samples)
+        SELECT %(url)s, %(alg)s, %(pub)s, count(*) FILTER (WHERE coalesce(d.founders, 0) < %(cap)s),
+               %(samples)s::bigint[]
+        FROM unnest(%(samples)s::bigint[]) AS s(shingle)
+        LEFT JOIN news.dedup_shingle_df d USING (shingle)
+        ON CONFLICT (canonical_url) DO NOTHING
+        RETURNING founder_id
+        """,
+        {"url": canonical_url, "alg": algorithm, "pub": published_at, "cap": df_cap,
+         "samples": list(samples)},
+    ).fetchone()  # fmt: skip
+    if row is None:
+        return False
+    conn.execute(
+        """
+        INSERT INTO news.dedup_postings (shingle, founder_id)
+        SELECT s.shingle, %(id)s FROM unnest(%(samples)s::bigint[]) AS s(shingle)
+        LEFT JOIN news.dedup_shingle_df d USING (shingle)
+        WHERE coalesce(d.founders, 0) < %(cap)s
+        """,
+        {"id": row["founder_id"], "samples": list(samples), "cap": df_cap},
+    )
+    conn.execute(
+        """
+        INSERT INTO news.dedup_shingle_df (shingle, founders)
+        SELECT s, 1 FROM unnest(%s::bigint[]) AS s
+        ON CONFLICT (shingle) DO UPDATE SET founders = news.dedup_shingle_df.founders + 1
+        """,
+        (list(samples),),
+    )
+    return True
+
+
+def stale_founders(conn: Connection, algorithm: str) -> int:
+    """How many stored founders were fingerprinted by another algorithm version."""
+    row = conn.execute(
+        # Two ranges instead of <> so that the (algorithm, published_at) index answers.
+        "SELECT count(*) AS n FROM news.dedup_founders WHERE algorithm < %s OR algorithm > %s",
+        (algorithm, algorithm),
+    ).fetchone()
+    return int(row["n"]) if row else 0
+
+
+def reset_dedup_index(conn: Connection, since: datetime | None) -> list[dict[str, Any]]:
+    """Drop the index and return the founders to fingerprint again (those since `since`).
+
+    Returns:
+        Rows with canonical_url, body, outlet and published_at of the founders
+        to re-index, oldest first.
+    """
+    founders = conn.execute(
+        """
+        SELECT a.canonical_url, a.body, a.outlet, a.site_name, a.published_at
+        FROM news.dedup_founders f JOIN news.articles a USING (canonical_url)
+        WHERE %(since)s::timestamptz IS NULL OR a.published_at IS NULL
+              OR a.published_at >= %(since)s
+        ORDER BY a.published_at NULLS LAST, a.article_id
+        """,
+        {"since": since},
+    ).fetchall()
+    conn.execute("TRUNCATE news.dedup_postings, news.dedup_shingle_df")
+    conn.execute("DELETE FROM news.dedup_founders")
+    return [dict(r) for r in founders]

@@ -37,7 +37,8 @@ def pg_admin_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         yield make_conninfo(server.dsn, dbname="postgres")
     finally:
-        localdb.stop(state)
+        # Stop and delete: the data may live under /tmp (root runs the server as another user).
+        localdb.destroy(state)
 
 
 @pytest.fixture

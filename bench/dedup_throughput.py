@@ -326,7 +326,7 @@ def make_workload(new: int, history: int, seed: int) -> Workload:
 
 
 def _mix64(values: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
-    """SplitMix64 finaliser, a bijection of 64-bit values (as fingerprints._mix)."""
+    """SplitMix64 finaliser, a bijection of 64-bit values (as in fingerprints.sample)."""
     with np.errstate(over="ignore"):
         values = (values ^ (values >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
         values = (values ^ (values >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 import requests
 
-from newsingest.demo.runner import HTTP_POOL, airflow_env, warehouse_env, write_registry
+from newsingest.demo.runner import airflow_env, init_metadata, warehouse_env, write_registry
 
-from .standalone import MIGRATE_TIMEOUT_S, USERNAME, Standalone, free_port, stop
+from .standalone import USERNAME, Standalone, free_port, stop
 
 
 @pytest.fixture
@@ -79,21 +79,7 @@ def standalone(tmp_path: Path, warehouse_dsn: str, demo_site: Any) -> Iterator[S
     airflow = str(Path(sys.executable).with_name("airflow"))
     log = home / "standalone.log"
 
-    migrated = subprocess.run(
-        [airflow, "db", "migrate"],
-        env=env,
-        cwd=home,
-        capture_output=True,
-        text=True,
-        timeout=MIGRATE_TIMEOUT_S,
-        check=False,
-    )
-    assert migrated.returncode == 0, migrated.stdout[-3000:] + migrated.stderr[-3000:]
-    pool = subprocess.run(
-        [airflow, "pools", "set", HTTP_POOL, "4", "HTTP fetch tasks"],
-        env=env, cwd=home, capture_output=True, text=True, timeout=MIGRATE_TIMEOUT_S, check=False,
-    )  # fmt: skip
-    assert pool.returncode == 0, pool.stdout[-3000:] + pool.stderr[-3000:]
+    init_metadata(env, home / "init.log")
 
     with log.open("wb") as out:
         process = subprocess.Popen(

@@ -23,7 +23,6 @@ import requests
 USERNAME = "admin"
 # Generous but bounded: on two shared cores Airflow needs tens of seconds to start, and every
 # task instance pays for a fresh interpreter importing Airflow and trafilatura.
-MIGRATE_TIMEOUT_S = 300.0
 API_START_TIMEOUT_S = 240.0
 DAG_PARSE_TIMEOUT_S = 240.0
 RUN_TIMEOUT_S = 900.0

@@ -64,6 +64,17 @@ def write_registry(base_url: str, target: Path) -> Path:
     return target
 
 
+def init_metadata(env: dict[str, str], log: Path) -> None:
+    """Migrate Airflow's metadata database and create the pool the fetch tasks run in.
+
+    Args:
+        env: the Airflow environment (airflow_env).
+        log: file the commands' output is appended to.
+    """
+    _airflow(["db", "migrate"], env, log)
+    _airflow(["pools", "set", HTTP_POOL, "4", "HTTP fetch tasks of news_ingest"], env, log)
+
+
 def _airflow(args: list[str], env: dict[str, str], log: Path) -> None:
     """Run an `airflow` CLI command, appending its output to log; raise with the tail on failure."""
     airflow = Path(sys.executable).with_name("airflow")
@@ -120,8 +131,7 @@ def run_demo(*, state_dir: Path, airflow_home: Path, port: int = DEMO_PORT) -> i
                 },
             )
             print(f"demo site on {site.base_url}; Airflow output in {log}")
-            _airflow(["db", "migrate"], env, log)
-            _airflow(["pools", "set", HTTP_POOL, "4", "HTTP fetch tasks of news_ingest"], env, log)
+            init_metadata(env, log)
             _airflow(["dags", "reserialize"], env, log)
             _airflow(["dags", "test", "news_ingest", DEMO_DATE.isoformat()], env, log)
         run = pipeline.RunInfo.make(DEMO_DATE, "")

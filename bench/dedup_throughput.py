@@ -65,9 +65,11 @@ boilerplate, which the history counts and fingerprint_batch strips.
 
 Measured phase: a fresh process pinned to one core runs what
 pipeline.deduplicate runs for a run's staged articles, minus reading them
-from news.staged_articles and saving the decisions: existing_urls, the stale
-fingerprint check (_reindex_stale), site_line_counts, fingerprint_batch,
-seed_index, seed, known_hashes and assign, by default on the whole batch in
+from news.staged_articles and saving the decisions: existing_urls, then
+clustering.cluster_batch (the stale fingerprint check, known content
+hashes, line hashes, stored site-line counts, fingerprints, seed_index, seed
+and assign, the lookups on a database thread of the same pinned process
+while the main thread computes), by default on the whole batch in
 one call (one DAG run), or in --batch sized chunks (each with its own
 connection and index; the benchmark stores nothing, so a rewrite of an
 article of an earlier chunk is not found). docs/s is new articles
@@ -114,11 +116,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import devset
 
 from newsingest import (
+    clustering,
     deduplication,
     fingerprints,
     localdb,
     migrations,
-    pipeline,
     warehouse,
 )
 from newsingest.records import DedupDoc
@@ -923,7 +925,7 @@ def _deduplicate(
     with timed("existing_urls"):
         existing = warehouse.existing_urls(conn, [d.doc_id for d in docs])
     fresh = [d for d in docs if d.doc_id not in existing]
-    results = pipeline.cluster_batch(conn, fresh, settings, timer=timed)  # the DAG's own code
+    results = clustering.cluster_batch(conn, fresh, settings, timer=timed)  # the DAG's own code
     counts.update(r.relation for r in results)
     return results
 
@@ -990,13 +992,15 @@ def _run_worker(dsn: str, docs: list[DedupDoc], batch: int) -> dict[str, Any]:
 
 def _report(run: int, result: dict[str, Any]) -> None:
     t = result["timings"]
-    calls = ("connect", "existing_urls", "stale_check", "site_line_counts", "seed_index",
-             "known_hashes")  # fmt: skip
+    # The lookups overlap the computing: what is counted is the time spent waiting for them.
+    calls = ("connect", "existing_urls", "stale_check", "known_hashes", "wait_line_counts",
+             "wait_lookups")  # fmt: skip
     db = sum(t.get(k, 0.0) for k in calls)
     print(
         f"run {run}: {result['docs']} docs in batches of {result['batch']}, {result['pinned']}: "
         f"{result['elapsed_s']:.2f} s wall, client CPU {result['client_cpu_s']:.2f} s, "
-        f"database calls {db:.2f} s; load average {result['load']:.1f} on {os.cpu_count()} cores"
+        f"waiting on the database {db:.2f} s; "
+        f"load average {result['load']:.1f} on {os.cpu_count()} cores"
     )
     print("  phases (s): " + ", ".join(f"{k}={v:.3f}" for k, v in t.items()))
     print("  figures: " + ", ".join(f"{k}={v}" for k, v in result["counts"].items()))

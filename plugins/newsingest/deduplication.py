@@ -11,13 +11,16 @@ from __future__ import annotations
 import logging
 import zlib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+
+import numpy as np
 
 from newsingest import fingerprints
 from newsingest.records import DedupDoc, DedupResult
 from newsingest.settings import Settings
+from newsingest.shingle_table import I64, ShingleTable
 
 LOGGER = logging.getLogger(__name__)
 
@@ -39,29 +42,30 @@ class Founder:
 class Index:
     """The slice of near-duplicate state a batch needs: founders, postings and frequencies.
 
-    df counts, per shingle, the founders containing it; shingles in more than
-    df_cap founders are boilerplate or stock phrases and are neither posted
-    nor counted.
+    The shingle table counts, per shingle, the founders containing it;
+    shingles in df_cap founders or more are boilerplate or stock phrases:
+    they neither count in a comparison nor get posted for more founders.
     """
 
     df_cap: int
-    df: Counter[int] = field(default_factory=Counter)
-    postings: dict[int, list[str]] = field(default_factory=dict)
+    table: ShingleTable = field(init=False)
     founders: dict[str, Founder] = field(default_factory=dict)
+    numbered: list[Founder] = field(default_factory=list)  # founders by table number
+    numbers: dict[str, int] = field(default_factory=dict)
     hashes: dict[str, tuple[str, str]] = field(default_factory=dict)
     site_lines: Counter[tuple[str, int]] = field(default_factory=Counter)
 
-    def informative(self, samples: Iterable[int]) -> list[int]:
-        """The samples that still discriminate (seen in at most df_cap founders)."""
-        return [s for s in samples if self.df[s] < self.df_cap]
+    def __post_init__(self) -> None:
+        self.table = ShingleTable(self.df_cap)
 
-    def add_founder(self, founder: Founder, samples: Iterable[int]) -> None:
-        """Index a new founder: post its informative samples and count them."""
-        self.founders[founder.key] = founder
-        for shingle in samples:
-            if self.df[shingle] < self.df_cap:
-                self.postings.setdefault(shingle, []).append(founder.key)
-            self.df[shingle] += 1
+    def number(self, founder: Founder) -> int:
+        """The founder's number in the table (given on first sight)."""
+        number = self.numbers.get(founder.key)
+        if number is None:
+            number = self.numbers[founder.key] = len(self.numbered)
+            self.numbered.append(founder)
+            self.founders[founder.key] = founder
+        return number
 
 
 def processing_order(docs: Iterable[DedupDoc]) -> list[DedupDoc]:
@@ -74,51 +78,91 @@ def line_hash(line: str) -> int:
     return zlib.crc32(" ".join(line.split()).casefold().encode("utf-8"))
 
 
-def site_line_keys(doc: DedupDoc) -> set[tuple[str, int]]:
-    """The distinct (site, line hash) pairs of a document (none without a site)."""
-    if not doc.site:
-        return set()
-    return {(doc.site, line_hash(line)) for line in doc.text.splitlines() if line.strip()}
+# line_hashes' mark of a blank line (crc32 values are never negative).
+BLANK = -1
 
 
-def count_site_lines(docs: Iterable[DedupDoc], index: Index) -> None:
-    """Count, per site, the documents each line appears in (boilerplate detection)."""
-    for doc in docs:
-        index.site_lines.update(site_line_keys(doc))
+def line_hashes(text: str) -> list[int]:
+    """line_hash of each line of text.splitlines(), BLANK for blank lines.
+
+    The whole text is case-folded and the lines split and joined by C-level
+    maps: per line in Python this was a tenth of a batch's time.
+    """
+    joined = map(" ".join, map(str.split, text.casefold().splitlines()))
+    return [zlib.crc32(line.encode("utf-8")) if line else BLANK for line in joined]
 
 
-def seed(index: Index, df: dict[int, int], postings: Iterable[dict[str, object]]) -> None:
-    """Load stored state into an index: frequencies, then founders and their postings.
+def batch_line_hashes(docs: Iterable[DedupDoc]) -> dict[str, list[int]]:
+    """line_hashes of each document with a site (only those have boilerplate stripped)."""
+    return {doc.doc_id: line_hashes(doc.text) for doc in docs if doc.site}
+
+
+def site_line_keys(doc: DedupDoc, hashes: list[int] | None = None) -> set[tuple[str, int]]:
+    """The distinct (site, line hash) pairs of a document's non-blank lines (none without a site).
 
     Args:
-        index: the (empty) index of this batch.
-        df: founders per shingle, from the warehouse.
-        postings: rows with shingle, canonical_url, size, published_at, cluster_id.
+        doc: the document.
+        hashes: its line_hashes, when already computed.
     """
-    index.df.update(df)
-    for row in postings:
-        key = str(row["canonical_url"])
-        if key not in index.founders:
-            cluster = row["cluster_id"]
-            index.founders[key] = Founder(
-                key=key,
-                cluster_key=f"cluster:{cluster}" if cluster is not None else key,
-                size=int(row["size"]),  # type: ignore[call-overload]
-                published_at=row["published_at"],  # type: ignore[arg-type]
-            )
-        index.postings.setdefault(int(row["shingle"]), []).append(key)  # type: ignore[call-overload]
+    if not doc.site:
+        return set()
+    return {
+        (doc.site, h) for h in (line_hashes(doc.text) if hashes is None else hashes) if h != BLANK
+    }
 
 
-def strip_boilerplate(doc: DedupDoc, index: Index, settings: Settings) -> str:
-    """Drop lines its site repeats across many documents (footers, prompts, disclaimers)."""
+def count_batch_lines(docs: Iterable[DedupDoc], index: Index, hashes: dict[str, list[int]]) -> None:
+    """Add the batch's own documents to the per-site line counts."""
+    for doc in docs:
+        index.site_lines.update(site_line_keys(doc, hashes.get(doc.doc_id)))
+
+
+PostingRow = tuple[int, str, int, datetime | None, int | None]
+
+
+def seed(index: Index, df: dict[int, int], postings: Iterable[PostingRow]) -> None:
+    """Load stored state into an index: frequencies, then founders and their postings.
+
+    Call it once per shingle: counts add up (batch founders may already be counted).
+
+    Args:
+        index: the index of this batch.
+        df: founders per shingle, from the warehouse.
+        postings: (shingle, canonical_url, size, published_at, cluster_id) rows.
+    """
+    index.table.add_counts(
+        np.fromiter(df.keys(), np.int64, len(df)), np.fromiter(df.values(), np.int64, len(df))
+    )
+    pairs = []
+    for shingle, key, size, published_at, cluster in postings:
+        number = index.numbers.get(key)
+        if number is None:
+            cluster_key = f"cluster:{cluster}" if cluster is not None else key
+            number = index.number(Founder(key, cluster_key, size, published_at))
+        pairs.append((shingle, number))
+    index.table.post(pairs)
+
+
+def strip_boilerplate(
+    doc: DedupDoc, index: Index, settings: Settings, hashes: list[int] | None = None
+) -> str:
+    """Drop lines its site repeats across many documents (footers, prompts, disclaimers).
+
+    Args:
+        doc: the document.
+        index: per-site line counts.
+        settings: the boilerplate threshold.
+        hashes: the document's line_hashes, when already computed.
+    """
     if not doc.site:
         return doc.text
-    limit = settings.dedup_boilerplate_docs
-    return "\n".join(
-        line
-        for line in doc.text.splitlines()
-        if index.site_lines[doc.site, line_hash(line)] < limit
-    )
+    limit, counts = settings.dedup_boilerplate_docs, index.site_lines.get
+    hashes = line_hashes(doc.text) if hashes is None else hashes
+    dropped = [h != BLANK and counts((doc.site, h), 0) >= limit for h in hashes]
+    if not any(dropped):
+        return doc.text
+    lines = doc.text.splitlines()
+    return "\n".join(line for line, drop in zip(lines, dropped, strict=True) if not drop)
 
 
 def _within_window(a: datetime | None, b: datetime | None, settings: Settings) -> bool:
@@ -129,40 +173,48 @@ def _within_window(a: datetime | None, b: datetime | None, settings: Settings) -
 
 
 def _decide(
-    doc: DedupDoc, samples: list[int], index: Index, settings: Settings
+    doc: DedupDoc, informative: I64, index: Index, settings: Settings
 ) -> DedupResult | None:
-    """Match one document against the founders; None when it opens a new story."""
-    matched: dict[str, set[int]] = {}
-    for shingle in samples:
-        for key in index.postings.get(shingle, ()):
-            matched.setdefault(key, set()).add(shingle)
-    size = max(1, len(samples))
-    scored: list[tuple[float, int, Founder]] = []
-    for key, found in matched.items():
-        founder = index.founders[key]
-        if key == doc.doc_id or len(found) < settings.dedup_min_shared:
+    """Match one document against the founders; None when it opens a new story.
+
+    Args:
+        doc: the document.
+        informative: table rows of its informative samples.
+        index: founders and postings.
+        settings: thresholds and window.
+    """
+    posted = index.table.founders[informative]
+    numbers, shared = np.unique(posted[posted >= 0], return_counts=True)
+    enough = shared >= settings.dedup_min_shared
+    size = max(1, informative.size)
+    scored: list[tuple[float, int, int, Founder]] = []
+    for number, count in zip(numbers[enough].tolist(), shared[enough].tolist(), strict=True):
+        founder = index.numbered[number]
+        if founder.key == doc.doc_id:
             continue
         if not _within_window(doc.published_at, founder.published_at, settings):
             continue
-        containment = len(found) / max(1, min(size, founder.size))
+        containment = count / max(1, min(size, founder.size))
         if containment >= settings.dedup_near_threshold:
-            scored.append((containment, len(found), founder))
+            scored.append((containment, count, number, founder))
     if not scored:
         return None
-    scored.sort(key=lambda item: (-item[1], -item[0], item[2].key))
-    similarity, _, best = scored[0]
+    scored.sort(key=lambda item: (-item[1], -item[0], item[3].key))
+    similarity, _, best_number, best = scored[0]
     # A stitched page: besides its main story, it holds much of another
     # story's text that the main story does not explain.
     secondary = None
-    for _, _, other in scored[1:]:
-        extra = matched[other.key] - matched[best.key]
-        if (
-            other.cluster_key != best.cluster_key
-            and len(extra) >= settings.dedup_min_shared
-            and len(extra) / max(1, min(size, other.size)) >= settings.dedup_secondary_share
-        ):
-            secondary = other
-            break
+    if len(scored) > 1:
+        unexplained = ~(posted == best_number).any(axis=1)
+        for _, _, number, other in scored[1:]:
+            extra = int(((posted == number).any(axis=1) & unexplained).sum())
+            if (
+                other.cluster_key != best.cluster_key
+                and extra >= settings.dedup_min_shared
+                and extra / max(1, min(size, other.size)) >= settings.dedup_secondary_share
+            ):
+                secondary = other
+                break
     return DedupResult(
         canonical_url=doc.doc_id,
         cluster_key=best.cluster_key,
@@ -173,27 +225,46 @@ def _decide(
     )
 
 
-def fingerprint_batch(
-    docs: Iterable[DedupDoc], index: Index, settings: Settings
-) -> dict[str, frozenset[int]]:
-    """Fingerprint a batch after counting its lines and stripping each site's boilerplate.
+def fingerprint(
+    docs: Iterable[DedupDoc],
+    index: Index,
+    settings: Settings,
+    hashes: dict[str, list[int]],
+) -> dict[str, I64]:
+    """Fingerprint documents, each stripped of its site's boilerplate.
 
     Args:
-        docs: the batch.
-        index: state holding per-site line counts (seeded from history or empty).
+        docs: documents whose lines the index counts (stored and batch counts).
+        index: per-site line counts.
         settings: the boilerplate threshold.
+        hashes: batch_line_hashes of the documents.
+
+    Returns:
+        Sampled shingles per doc id.
+    """
+    return {
+        d.doc_id: fingerprints.sample_array(
+            strip_boilerplate(d, index, settings, hashes.get(d.doc_id))
+        )
+        for d in docs
+    }
+
+
+def fingerprint_batch(docs: Iterable[DedupDoc], index: Index, settings: Settings) -> dict[str, I64]:
+    """Count a batch's lines, then fingerprint it (the index holds any stored line counts).
 
     Returns:
         Sampled shingles per doc id.
     """
     batch = list(docs)
-    count_site_lines(batch, index)
-    return {d.doc_id: fingerprints.sample(strip_boilerplate(d, index, settings)) for d in batch}
+    hashes = batch_line_hashes(batch)
+    count_batch_lines(batch, index, hashes)
+    return fingerprint(batch, index, settings, hashes)
 
 
 def assign(
     docs: Iterable[DedupDoc],
-    samples: dict[str, frozenset[int]],
+    samples: Mapping[str, I64],
     index: Index,
     settings: Settings,
 ) -> list[DedupResult]:
@@ -208,8 +279,11 @@ def assign(
     Returns:
         One result per document, in processing order.
     """
+    ordered = processing_order(docs)
+    table = index.table
+    table.register(np.concatenate([np.empty(0, np.int64), *(samples[d.doc_id] for d in ordered)]))
     results: list[DedupResult] = []
-    for doc in processing_order(docs):
+    for doc in ordered:
         exact = index.hashes.get(doc.content_hash) if doc.content_hash else None
         if exact is not None and exact[0] != doc.doc_id:
             results.append(
@@ -221,16 +295,19 @@ def assign(
                 )
             )
             continue
-        sampled = samples[doc.doc_id]
-        informative = index.informative(sampled)
+        rows = table.rows(samples[doc.doc_id])
+        informative = rows[table.df[rows] < index.df_cap]
         result = _decide(doc, informative, index, settings)
         if result is None:
             result = DedupResult(
-                canonical_url=doc.doc_id, cluster_key=doc.doc_id, samples=tuple(sorted(sampled))
+                canonical_url=doc.doc_id,
+                cluster_key=doc.doc_id,
+                samples=tuple(samples[doc.doc_id].tolist()),
             )
-            index.add_founder(
-                Founder(doc.doc_id, doc.doc_id, len(informative), doc.published_at), sampled
+            number = index.number(
+                Founder(doc.doc_id, doc.doc_id, int(informative.size), doc.published_at)
             )
+            table.add_founder(number, rows, informative)
         if doc.content_hash:
             index.hashes.setdefault(doc.content_hash, (doc.doc_id, result.cluster_key))
         results.append(result)

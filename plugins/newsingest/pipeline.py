@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from newsingest import dedup_store, deduplication, fingerprints, warehouse
+from newsingest import clustering, dedup_store, deduplication, fingerprints, warehouse
 from newsingest.charsets import decode_html
 from newsingest.downloads import Fetcher, FetchOutcome
 from newsingest.extraction import extract_page
@@ -380,95 +379,6 @@ def _dedup_doc(article: Article) -> DedupDoc:
     )
 
 
-def _reindex_stale(conn: warehouse.Connection, settings: Settings, since: datetime | None) -> None:
-    """Fingerprint founders again after an algorithm change, never mixing versions."""
-    stale = dedup_store.stale_founders(conn, fingerprints.ALGORITHM)
-    if not stale:
-        return
-    founders = dedup_store.reset_dedup_index(conn, since)
-    LOGGER.warning(
-        "fingerprint algorithm is now %s: re-indexing %d founders (%d stored with another)",
-        fingerprints.ALGORITHM,
-        len(founders),
-        stale,
-    )
-    index = deduplication.Index(df_cap=settings.dedup_df_cap)
-    for row in founders:
-        doc = DedupDoc(
-            doc_id=row["canonical_url"],
-            text=row["body"],
-            published_at=row["published_at"],
-            site=row["outlet"] or row["site_name"],
-        )
-        index.site_lines.update(
-            dedup_store.site_line_counts(conn, deduplication.site_line_keys(doc))
-        )
-        sampled = fingerprints.sample(deduplication.strip_boilerplate(doc, index, settings))
-        dedup_store.store_founder(
-            conn,
-            doc.doc_id,
-            published_at=doc.published_at,
-            samples=sorted(sampled),
-            algorithm=fingerprints.ALGORITHM,
-            df_cap=settings.dedup_df_cap,
-        )
-
-
-def _untimed(phase: str) -> AbstractContextManager[None]:
-    """No timing (benchmarks pass a timer that records each phase)."""
-    return nullcontext()
-
-
-def cluster_batch(
-    conn: warehouse.Connection,
-    fresh: Sequence[DedupDoc],
-    settings: Settings,
-    *,
-    timer: Callable[[str], AbstractContextManager[None]] = _untimed,
-) -> list[DedupResult]:
-    """Cluster new documents against the near-duplicate state in the warehouse.
-
-    Reads only the state the batch needs: site-line counts of its lines, and
-    frequencies and founders of its shingles within the window of its dates.
-
-    Args:
-        conn: open warehouse connection.
-        fresh: documents not yet in the warehouse, one per canonical URL.
-        settings: thresholds and window.
-        timer: wraps each phase; bench/dedup_throughput.py times them with it.
-
-    Returns:
-        One result per document, in processing order.
-    """
-    dates = [d.published_at for d in fresh if d.published_at]
-    window = timedelta(days=settings.dedup_window_days)
-    since = min(dates) - window if dates else None
-    until = max(dates) + window if dates else None
-    with timer("stale_check"):
-        _reindex_stale(conn, settings, since)
-    index = deduplication.Index(df_cap=settings.dedup_df_cap)
-    with timer("site_line_counts"):
-        keys = (k for d in fresh for k in deduplication.site_line_keys(d))
-        index.site_lines.update(dedup_store.site_line_counts(conn, keys))
-    with timer("fingerprint_batch"):
-        samples = deduplication.fingerprint_batch(fresh, index, settings)
-    with timer("seed_index"):
-        df, postings = dedup_store.seed_index(
-            conn,
-            (s for sampled in samples.values() for s in sampled),
-            algorithm=fingerprints.ALGORITHM,
-            df_cap=settings.dedup_df_cap,
-            since=since,
-            until=until,
-        )
-    with timer("seed"):
-        deduplication.seed(index, df, postings)
-    with timer("known_hashes"):
-        index.hashes.update(warehouse.known_hashes(conn, sorted({d.content_hash for d in fresh})))
-    with timer("assign"):
-        return deduplication.assign(fresh, samples, index, settings)
-
-
 def deduplicate(dsn: str, settings: Settings, run: RunInfo) -> dict[str, int]:
     """Decide the story cluster of every new staged article of the run.
 
@@ -483,7 +393,7 @@ def deduplicate(dsn: str, settings: Settings, run: RunInfo) -> dict[str, int]:
         existing = warehouse.existing_urls(conn, [a.canonical_url for a in articles])
         fresh = list({a.canonical_url: _dedup_doc(a) for a in articles
                       if a.canonical_url not in existing}.values())  # fmt: skip
-        results = cluster_batch(conn, fresh, settings)
+        results = clustering.cluster_batch(conn, fresh, settings)
         by_canonical = {r.canonical_url: r for r in results}
         decisions = [
             (

@@ -40,7 +40,7 @@ class Settings:
     retry_after_max: float = 60.0
     allow_hosts: tuple[str, ...] = field(default_factory=tuple)
     respect_robots: bool = True
-    host_delay: float = 0.5
+    host_delay: float = 0.25
     host_concurrency: int = 2
     global_concurrency: int = 16
     max_pages_per_feed: int = 200

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from newsingest import dedup_store, warehouse
+from newsingest.deduplication import PostingRow
 
 DAY = datetime(2022, 1, 21, tzinfo=UTC)
 LOWEST, HIGHEST = -(1 << 63), (1 << 63) - 1
+COLUMNS = ("shingle", "canonical_url", "size", "published_at", "cluster_id")
+
+
+def named(rows: list[PostingRow]) -> list[dict[str, Any]]:
+    """Posting rows as dicts, by seed_index's documented column order."""
+    return [dict(zip(COLUMNS, row, strict=True)) for row in rows]
 
 
 def store(
@@ -56,7 +64,7 @@ def test_seed_index_reads_frequencies_and_postings_of_current_founders_in_window
         )
         empty = dedup_store.seed_index(conn, [], algorithm="v1", df_cap=2, since=None, until=None)
     assert df == {1: 1, 2: 3, 3: 2, 4: 1, 5: 1, 6: 1, 7: 1, 8: 1, LOWEST: 1, HIGHEST: 1}
-    found = {(r["shingle"], r["canonical_url"]): r for r in postings}
+    found = {(r["shingle"], r["canonical_url"]): r for r in named(postings)}
     assert set(found) == {
         (1, "https://a.example/1"), (LOWEST, "https://a.example/1"),
         (4, "https://a.example/2"), (5, "https://a.example/3"), (HIGHEST, "https://a.example/3"),
@@ -67,7 +75,7 @@ def test_seed_index_reads_frequencies_and_postings_of_current_founders_in_window
     assert first["cluster_id"] == cluster["cluster_id"]
     assert found[5, "https://a.example/3"]["size"] == 2
     assert found[5, "https://a.example/3"]["cluster_id"] is None
-    assert {(r["shingle"], r["canonical_url"]) for r in unbounded} == set(found) | {
+    assert {(r["shingle"], r["canonical_url"]) for r in named(unbounded)} == set(found) | {
         (6, "https://a.example/old")
     }
     assert empty == ({}, [])
@@ -82,7 +90,7 @@ def test_seed_index_with_many_shingles(warehouse_dsn: str) -> None:
             conn, samples, algorithm="v1", df_cap=10, since=None, until=None
         )
     assert df == dict.fromkeys(samples[::2], 1)
-    assert sorted(r["shingle"] for r in postings) == samples[::2]
+    assert sorted(r["shingle"] for r in named(postings)) == samples[::2]
 
 
 def test_site_line_counts(warehouse_dsn: str) -> None:

@@ -172,6 +172,9 @@ def test_restart_after_a_crash_and_on_a_taken_port(backend: str, state_dir: Path
     assert (server.data_dir / "postmaster.pid").exists(), "a crash leaves the pid file behind"
 
     with socket.socket() as squatter:
+        # Connections the killed server had may linger in TIME_WAIT on its port:
+        # without SO_REUSEADDR the squatter could not take it (PostgreSQL sets it too).
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         squatter.bind(("127.0.0.1", server.port))
         squatter.listen()
         restarted = localdb.start(state_dir)

@@ -5,7 +5,17 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime
 
-from newsingest.deduplication import Founder, Index, deduplicate, seed
+import pytest
+
+from newsingest.deduplication import (
+    BLANK,
+    Founder,
+    Index,
+    deduplicate,
+    line_hash,
+    line_hashes,
+    seed,
+)
 from newsingest.fingerprints import content_hash
 from newsingest.records import DedupDoc
 from newsingest.settings import Settings
@@ -128,10 +138,9 @@ def test_seeded_history_is_matched() -> None:
     (founder,) = deduplicate([doc("stored", wire, day=20)], first, SETTINGS)
     history = Index(df_cap=SETTINGS.dedup_df_cap)
     postings = [
-        {"shingle": s, "canonical_url": "stored", "size": len(founder.samples),
-         "published_at": datetime(2022, 1, 20, tzinfo=UTC), "cluster_id": 7}
+        (s, "stored", len(founder.samples), datetime(2022, 1, 20, tzinfo=UTC), 7)
         for s in founder.samples
-    ]  # fmt: skip
+    ]
     seed(history, dict.fromkeys(founder.samples, 1), postings)
     assert history.founders["stored"] == Founder("stored", "cluster:7", len(founder.samples),
                                                  datetime(2022, 1, 20, tzinfo=UTC))  # fmt: skip
@@ -144,3 +153,18 @@ def test_quote_marks_and_spacing_do_not_change_the_hash() -> None:
     assert content_hash("He said «yes»  today.") == content_hash('He said "yes" today.')
     assert content_hash("He said “yes” today.") == content_hash("he said yes today.")
     assert content_hash("a b") != content_hash("a c")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "First line.\n\nSecond  line,\twith tabs.\r\nThird\x85fourth\u2028fifth\n",
+        "  Leading and trailing  \n   \nSTRASSE Straße İstanbul ΣΊΣΥΦΟΣ\x0bnext\x1cnext\n",
+        "",
+        "\n\n",
+        "one line without a break",
+    ],
+)
+def test_line_hashes_hash_each_line_as_line_hash_does(text: str) -> None:
+    expected = [line_hash(line) if line.strip() else BLANK for line in text.splitlines()]
+    assert line_hashes(text) == expected

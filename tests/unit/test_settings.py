@@ -21,13 +21,13 @@ def test_environment_overrides_with_types() -> None:
             "NEWSINGEST_ALLOW_HOSTS": "127.0.0.1, localhost",
             "NEWSINGEST_RESPECT_ROBOTS": "no",
             "NEWSINGEST_MAX_PAGE_BYTES": "1_000",
-            "NEWSINGEST_HOST_DELAY": "0.25",
+            "NEWSINGEST_HOST_DELAY": "0.75",
         }
     )
     assert settings.allow_hosts == ("127.0.0.1", "localhost")
     assert settings.respect_robots is False
     assert settings.max_page_bytes == 1000
-    assert settings.host_delay == 0.25
+    assert settings.host_delay == 0.75
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,124 @@
+"""clustering.cluster_batch against stored near-duplicate state in PostgreSQL."""
+
+from __future__ import annotations
+
+import random
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from newsingest import clustering, dedup_store, deduplication, fingerprints, warehouse
+from newsingest.fingerprints import content_hash
+from newsingest.records import DedupDoc, DedupResult
+from newsingest.settings import Settings
+
+SETTINGS = Settings()
+DAY = datetime(2022, 1, 21, tzinfo=UTC)
+rng = random.Random(11)
+VOCAB = [f"w{i}" for i in range(3000)]
+FOOTER = "Subscribe to the Daily Bugle newsletter for more stories like this one."
+# Stored in 2 articles and in 2 of the batch: 4, under the boilerplate threshold (5).
+# Its stored count read twice would make 6 and strip it.
+PROMO = "Our partners at the county fair offer free parking and late opening hours all week long"
+
+
+def story(words: int = 300) -> str:
+    """Paragraphs of random words: unrelated stories share next to nothing."""
+    tokens = [rng.choice(VOCAB) for _ in range(words)]
+    return "\n".join(" ".join(tokens[i : i + 30]) + "." for i in range(0, words, 30))
+
+
+def spin(text: str, share: float) -> str:
+    words = text.split(" ")
+    for i in rng.sample(range(len(words)), int(len(words) * share)):
+        words[i] = rng.choice(VOCAB) + "x"
+    return " ".join(words)
+
+
+def doc(doc_id: str, text: str, hours: float, site: str = "bugle") -> DedupDoc:
+    return DedupDoc(
+        doc_id=doc_id,
+        text=text,
+        published_at=DAY + timedelta(hours=hours),
+        site=site,
+        content_hash=content_hash(text),
+    )
+
+
+def stored_history(conn: warehouse.Connection, stories: list[str]) -> None:
+    """Founders of the stories a day earlier, and a footer the site repeats in 20 articles."""
+    for i, text in enumerate(stories):
+        dedup_store.store_founder(
+            conn, f"https://old.example/{i}", published_at=DAY - timedelta(days=1),
+            samples=sorted(fingerprints.sample(text)), algorithm=fingerprints.ALGORITHM,
+            df_cap=SETTINGS.dedup_df_cap,
+        )  # fmt: skip
+    for _ in range(20):
+        dedup_store.add_site_lines(conn, "bugle", [deduplication.line_hash(FOOTER)])
+    for _ in range(2):
+        dedup_store.add_site_lines(conn, "bugle", [deduplication.line_hash(PROMO)])
+
+
+def batch(stories: list[str]) -> list[DedupDoc]:
+    """Rewrites of stored stories, new stories and rewrites of those, most with the footer."""
+    docs = [doc(f"https://new.example/re{i}", spin(text, 0.1) + "\n" + FOOTER, hours=i)
+            for i, text in enumerate(stories)]  # fmt: skip
+    fresh = [story() for _ in range(12)]
+    fresh[0] += "\n" + PROMO
+    fresh[11] += "\n" + PROMO
+    docs += [doc(f"https://new.example/fresh{i}", text + "\n" + FOOTER, hours=i + 0.5)
+             for i, text in enumerate(fresh)]  # fmt: skip
+    docs += [doc(f"https://new.example/copy{i}", spin(text, 0.15), hours=i + 2, site="herald")
+             for i, text in enumerate(fresh[:6])]  # fmt: skip
+    return docs
+
+
+@pytest.fixture
+def seeded(warehouse_dsn: str) -> tuple[str, list[DedupDoc]]:
+    stories = [story() for _ in range(8)]
+    with warehouse.connect(warehouse_dsn) as conn:
+        stored_history(conn, stories)
+    return warehouse_dsn, batch(stories)
+
+
+def cluster(dsn: str, docs: list[DedupDoc], chunk: int) -> list[DedupResult]:
+    with warehouse.connect(dsn) as conn:
+        return clustering.cluster_batch(conn, docs, SETTINGS, chunk=chunk)
+
+
+def test_history_and_batch_rewrites_are_linked(seeded: tuple[str, list[DedupDoc]]) -> None:
+    dsn, docs = seeded
+    results = {r.canonical_url: r for r in cluster(dsn, docs, clustering.CHUNK)}
+    assert len(results) == len(docs)
+    for i in range(8):
+        assert results[f"https://new.example/re{i}"].duplicate_of == f"https://old.example/{i}"
+    for i in range(12):
+        assert results[f"https://new.example/fresh{i}"].relation == "original"
+    for i in range(6):
+        copy = results[f"https://new.example/copy{i}"]
+        assert copy.duplicate_of == f"https://new.example/fresh{i}"
+
+
+def test_results_do_not_depend_on_the_chunk_size(seeded: tuple[str, list[DedupDoc]]) -> None:
+    dsn, docs = seeded
+    whole = cluster(dsn, docs, len(docs))
+    assert cluster(dsn, docs, 1) == whole
+    assert cluster(dsn, docs, 7) == whole
+    # The stored footer count is read once however the batch is cut: stripped
+    # alike, so the fingerprints of founders are the same too.
+    assert [r.samples for r in cluster(dsn, list(reversed(docs)), 3)] == [r.samples for r in whole]
+
+
+def test_a_failing_lookup_raises_and_leaves_nothing_running(
+    seeded: tuple[str, list[DedupDoc]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dsn, docs = seeded
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("lookup failed")
+
+    monkeypatch.setattr(dedup_store, "seed_index", broken)
+    with pytest.raises(RuntimeError, match="lookup failed"):
+        cluster(dsn, docs, 4)
+    assert not [t for t in threading.enumerate() if t.name.startswith("dedup-lookup")]

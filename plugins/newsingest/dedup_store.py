@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import logging
 import struct
-import sys
-from array import array
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import psycopg
 from psycopg import postgres
 from psycopg.adapt import Dumper
 from psycopg.pq import Format
 from psycopg.rows import tuple_row
 
-from newsingest.deduplication import PostingRow
+from newsingest.deduplication import StoredFounder, StoredState
+from newsingest.shingle_table import I64, distinct
 from newsingest.warehouse import Connection
 
 LOGGER = logging.getLogger(__name__)
@@ -33,17 +33,18 @@ class _Int8Array:
 
     __slots__ = ("values",)
 
-    def __init__(self, values: Sequence[int]) -> None:
+    def __init__(self, values: Sequence[int] | I64) -> None:
         self.values = values
 
 
 _INT8_OID = postgres.types["int8"].oid
 _ARRAY_HEADER = struct.Struct(">iiiii")  # ndim, has nulls, element oid, length, lower bound
 _EMPTY_ARRAY = struct.pack(">iii", 0, 0, _INT8_OID)  # no dimensions
+_ELEMENT = np.dtype([("length", ">i4"), ("value", ">i8")])
 
 
 class _Int8ArrayDumper(Dumper):
-    """Binary bigint[] built by array('q') in C.
+    """Binary bigint[] laid out by numpy.
 
     psycopg's list dumper inspects every int in Python, which takes seconds
     for the hundreds of thousands of shingles of a day's batch.
@@ -54,18 +55,13 @@ class _Int8ArrayDumper(Dumper):
 
     def dump(self, obj: Any) -> bytes:
         """The binary array: header, then each element as its length (8) and 8 bytes."""
-        values = array("q", obj.values)  # OverflowError outside bigint, as the server would
-        count = len(values)
-        if not count:
+        values = np.asarray(obj.values, dtype=np.int64)  # OverflowError outside bigint
+        if not values.size:
             return _EMPTY_ARRAY
-        if sys.byteorder == "little":
-            values.byteswap()
-        raw = values.tobytes()
-        body = bytearray(12 * count)
-        body[3::12] = b"\x08" * count
-        for byte in range(8):
-            body[4 + byte :: 12] = raw[byte::8]
-        return _ARRAY_HEADER.pack(1, 0, _INT8_OID, count, 1) + body
+        body = np.empty(values.size, dtype=_ELEMENT)
+        body["length"] = 8
+        body["value"] = values
+        return _ARRAY_HEADER.pack(1, 0, _INT8_OID, values.size, 1) + body.tobytes()
 
 
 def _bulk_cursor(conn: Connection) -> psycopg.Cursor[Any]:
@@ -100,19 +96,21 @@ def site_line_counts(
     with _bulk_cursor(conn) as cursor:
         rows = cursor.execute(
             """
-            SELECT w.site, w.line_hash, l.docs
+            SELECT s.name, w.line_hash, l.docs
             FROM (SELECT unnest(%(n)s::bigint[]) AS site, unnest(%(h)s::bigint[]) AS line_hash)
                  AS w
+            -- Site names joined in once: subscripting the text[] per probe walks it.
+            JOIN unnest(%(sites)s::text[]) WITH ORDINALITY AS s(name, n) ON s.n = w.site
             CROSS JOIN LATERAL (
                 SELECT l.docs FROM news.dedup_site_lines l
-                WHERE l.site = (%(sites)s::text[])[w.site] AND l.line_hash = w.line_hash
+                WHERE l.site = s.name AND l.line_hash = w.line_hash
                 OFFSET 0
             ) AS l
             """,
             {"n": _Int8Array([number[site] for site, _ in wanted]),
              "h": _Int8Array([h for _, h in wanted]), "sites": sites},
         ).fetchall()  # fmt: skip
-    return {(sites[n - 1], h): docs for n, h, docs in rows}
+    return {(site, h): docs for site, h, docs in rows}
 
 
 def add_site_lines(conn: Connection, site: str, line_hashes: Iterable[int]) -> None:
@@ -129,16 +127,25 @@ def add_site_lines(conn: Connection, site: str, line_hashes: Iterable[int]) -> N
         )
 
 
+def _int8s(raw: bytes | None) -> I64:
+    """Big-endian 8-byte integers (string_agg of int8send) as an array."""
+    return np.frombuffer(raw or b"", dtype=">i8").astype(np.int64)
+
+
 def seed_index(
     conn: Connection,
-    shingles: Iterable[int],
+    shingles: Iterable[int] | I64,
     *,
     algorithm: str,
     df_cap: int,
     since: datetime | None,
     until: datetime | None,
-) -> tuple[dict[int, int], list[PostingRow]]:
+) -> StoredState:
     """Document frequencies of the batch's shingles and the founders posting them.
+
+    Numbers come back as one bytea each (string_agg of int8send), read into
+    numpy without a Python object per row: a chunk's lookups return hundreds
+    of thousands of them.
 
     Args:
         conn: open connection.
@@ -146,16 +153,13 @@ def seed_index(
         algorithm: current fingerprint version (other versions are not read).
         df_cap: shingles in this many founders or more are not looked up.
         since, until: publication window of founders (None: unbounded).
-
-    Returns:
-        (df by shingle, posting rows: shingle, canonical_url, size,
-        published_at, cluster_id).
     """
-    wanted = sorted(set(shingles))
+    given = shingles if isinstance(shingles, np.ndarray) else list(shingles)
+    wanted = distinct(np.asarray(given, dtype=np.int64))
     with _bulk_cursor(conn) as cursor:
-        rows = cursor.execute(
+        row = cursor.execute(
             """
-            SELECT w.shingle, d.founders
+            SELECT string_agg(int8send(w.shingle), ''), string_agg(int8send(d.founders::bigint), '')
             FROM (SELECT unnest(%s::bigint[]) AS shingle) AS w
             CROSS JOIN LATERAL (
                 SELECT d.founders FROM news.dedup_shingle_df d WHERE d.shingle = w.shingle
@@ -163,13 +167,13 @@ def seed_index(
             ) AS d
             """,
             (_Int8Array(wanted),),
-        ).fetchall()
-    df: dict[int, int] = dict(rows)
-    informative = sorted(s for s, founders in df.items() if founders < df_cap)
-    if not informative:
-        return df, []
+        ).fetchone()
+    found, counts = (_int8s(row[0]), _int8s(row[1])) if row else (_int8s(None), _int8s(None))
+    informative = found[counts < df_cap]
+    if not informative.size:
+        return StoredState(found, counts, [], _int8s(None), _int8s(None))
     with _bulk_cursor(conn) as cursor:
-        postings: list[PostingRow] = cursor.execute(
+        rows = cursor.execute(
             """
             WITH p AS MATERIALIZED (
                 SELECT w.shingle, p.founder_id
@@ -196,12 +200,20 @@ def seed_index(
                     WHERE a.canonical_url = f.canonical_url OFFSET 0
                 ) AS a ON true
             )
-            SELECT p.shingle, f.canonical_url, f.size, f.published_at, f.cluster_id
-            FROM p JOIN f USING (founder_id)
+            SELECT f.canonical_url, f.size, f.published_at, f.cluster_id,
+                   string_agg(int8send(p.shingle), '')
+            FROM f JOIN p USING (founder_id)
+            GROUP BY f.founder_id, f.canonical_url, f.size, f.published_at, f.cluster_id
             """,
             {"s": _Int8Array(informative), "alg": algorithm, "since": since, "until": until},
         ).fetchall()
-    return df, postings
+    founders = [
+        StoredFounder(url, size, published_at, cluster)
+        for url, size, published_at, cluster, _ in rows
+    ]
+    posted = _int8s(b"".join(r[4] for r in rows))
+    of = np.repeat(np.arange(len(rows)), [len(r[4]) // 8 for r in rows])
+    return StoredState(found, counts, founders, posted, of)
 
 
 def store_founder(

@@ -20,7 +20,7 @@ import numpy as np
 from newsingest import fingerprints
 from newsingest.records import DedupDoc, DedupResult
 from newsingest.settings import Settings
-from newsingest.shingle_table import I64, ShingleTable
+from newsingest.shingle_table import I64, ShingleTable, run_starts
 
 LOGGER = logging.getLogger(__name__)
 
@@ -78,18 +78,23 @@ def line_hash(line: str) -> int:
     return zlib.crc32(" ".join(line.split()).casefold().encode("utf-8"))
 
 
-# line_hashes' mark of a blank line (crc32 values are never negative).
-BLANK = -1
+# line_hash of a blank line, so line_hashes' mark of one. A real line hashing
+# to 0 (one in 2**32) is taken for blank: never counted as boilerplate.
+BLANK = 0
 
 
 def line_hashes(text: str) -> list[int]:
-    """line_hash of each line of text.splitlines(), BLANK for blank lines.
+    """line_hash of each line of text.splitlines() (BLANK for blank lines).
 
-    The whole text is case-folded and the lines split and joined by C-level
-    maps: per line in Python this was a tenth of a batch's time.
+    The whole text is case-folded at once, and only lines with other spacing
+    than single spaces are split and joined again (most have none).
     """
-    joined = map(" ".join, map(str.split, text.casefold().splitlines()))
-    return [zlib.crc32(line.encode("utf-8")) if line else BLANK for line in joined]
+    hashes = []
+    for raw in text.casefold().splitlines():
+        # isprintable: no whitespace but " " (tabs, no-break spaces are not printable).
+        single = raw.isprintable() and "  " not in raw and raw[:1] != " " and raw[-1:] != " "
+        hashes.append(zlib.crc32((raw if single else " ".join(raw.split())).encode("utf-8")))
+    return hashes
 
 
 def batch_line_hashes(docs: Iterable[DedupDoc]) -> dict[str, list[int]]:
@@ -117,30 +122,43 @@ def count_batch_lines(docs: Iterable[DedupDoc], index: Index, hashes: dict[str, 
         index.site_lines.update(site_line_keys(doc, hashes.get(doc.doc_id)))
 
 
-PostingRow = tuple[int, str, int, datetime | None, int | None]
+@dataclass(frozen=True, slots=True)
+class StoredFounder:
+    """A founder as the warehouse stores it."""
+
+    canonical_url: str
+    size: int
+    published_at: datetime | None
+    cluster_id: int | None
 
 
-def seed(index: Index, df: dict[int, int], postings: Iterable[PostingRow]) -> None:
+@dataclass(frozen=True, slots=True)
+class StoredState:
+    """Stored state of some shingles: frequencies, and postings of founders in the window."""
+
+    shingles: I64  # shingles with stored founders
+    counts: I64  # how many founders hold each
+    founders: list[StoredFounder]
+    posted: I64  # shingle of each posting
+    posted_by: I64  # index in founders of each posting
+
+
+def seed(index: Index, state: StoredState) -> None:
     """Load stored state into an index: frequencies, then founders and their postings.
 
     Call it once per shingle: counts add up (batch founders may already be counted).
-
-    Args:
-        index: the index of this batch.
-        df: founders per shingle, from the warehouse.
-        postings: (shingle, canonical_url, size, published_at, cluster_id) rows.
     """
-    index.table.add_counts(
-        np.fromiter(df.keys(), np.int64, len(df)), np.fromiter(df.values(), np.int64, len(df))
-    )
-    pairs = []
-    for shingle, key, size, published_at, cluster in postings:
+    index.table.add_counts(state.shingles, state.counts)
+    numbers = np.empty(len(state.founders), dtype=np.int64)
+    for i, stored in enumerate(state.founders):
+        key, cluster = stored.canonical_url, stored.cluster_id
         number = index.numbers.get(key)
         if number is None:
             cluster_key = f"cluster:{cluster}" if cluster is not None else key
-            number = index.number(Founder(key, cluster_key, size, published_at))
-        pairs.append((shingle, number))
-    index.table.post(pairs)
+            number = index.number(Founder(key, cluster_key, stored.size, stored.published_at))
+        numbers[i] = number
+    if state.posted.size:
+        index.table.post(state.posted, numbers[state.posted_by])
 
 
 def strip_boilerplate(
@@ -184,7 +202,12 @@ def _decide(
         settings: thresholds and window.
     """
     posted = index.table.founders[informative]
-    numbers, shared = np.unique(posted[posted >= 0], return_counts=True)
+    hits = np.sort(posted[posted >= 0])
+    if hits.size < settings.dedup_min_shared:
+        return None
+    # Founders and how many samples each shares.
+    starts = np.flatnonzero(run_starts(hits))
+    numbers, shared = hits[starts], np.diff(starts, append=hits.size)
     enough = shared >= settings.dedup_min_shared
     size = max(1, informative.size)
     scored: list[tuple[float, int, int, Founder]] = []
@@ -280,8 +303,18 @@ def assign(
         One result per document, in processing order.
     """
     ordered = processing_order(docs)
+    if not ordered:
+        return []
     table = index.table
-    table.register(np.concatenate([np.empty(0, np.int64), *(samples[d.doc_id] for d in ordered)]))
+    flat = np.concatenate([np.empty(0, np.int64), *(samples[d.doc_id] for d in ordered)])
+    table.register(flat)
+    # Rows of every sample at once, looked up in sorted order: one search per
+    # document hops about the table and waits on memory far longer.
+    order = np.argsort(flat, kind="stable")
+    found = np.empty_like(order)
+    found[order] = table.rows(flat[order])
+    ends = np.cumsum([samples[d.doc_id].size for d in ordered])
+    doc_rows = dict(zip((d.doc_id for d in ordered), np.split(found, ends[:-1]), strict=True))
     results: list[DedupResult] = []
     for doc in ordered:
         exact = index.hashes.get(doc.content_hash) if doc.content_hash else None
@@ -295,7 +328,7 @@ def assign(
                 )
             )
             continue
-        rows = table.rows(samples[doc.doc_id])
+        rows = doc_rows[doc.doc_id]
         informative = rows[table.df[rows] < index.df_cap]
         result = _decide(doc, informative, index, settings)
         if result is None:

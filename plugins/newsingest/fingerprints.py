@@ -11,6 +11,8 @@ import unicodedata
 import numpy as np
 import numpy.typing as npt
 
+from newsingest.shingle_table import I64, distinct
+
 LOGGER = logging.getLogger(__name__)
 
 # Bump when anything below changes what a text fingerprints to; stored state
@@ -42,7 +44,6 @@ _BMP = 0x10000
 _WORD_BMP = np.array([chr(c).isalnum() for c in range(_BMP)], dtype=bool)
 _WORD_BMP[ord("_")] = True
 U64s = npt.NDArray[np.uint64]
-I64 = npt.NDArray[np.int64]
 
 
 def content_hash(body: str) -> str:
@@ -136,7 +137,7 @@ def sample_array(text: str) -> I64:
     if codes.size < 3:  # a 3-gram needs three words
         return np.empty(0, dtype=np.int64)
     combined = codes[:-2] * _P1 + codes[1:-1] * _P2 + codes[2:] * _P3
-    return np.unique(_mix(combined[(combined >> _SAMPLE_SHIFT) == 0]).view(np.int64))
+    return distinct(_mix(combined[(combined >> _SAMPLE_SHIFT) == 0]).view(np.int64))
 
 
 def sample(text: str) -> frozenset[int]:

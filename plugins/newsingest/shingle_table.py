@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import numpy as np
 import numpy.typing as npt
 
 I64 = npt.NDArray[np.int64]
 I32 = npt.NDArray[np.int32]
+
+
+def run_starts(ordered: npt.NDArray[np.integer]) -> npt.NDArray[np.bool_]:
+    """True where a sorted array's value differs from the one before (and at 0)."""
+    starts = np.empty(ordered.size, dtype=bool)
+    starts[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
+    return starts
+
+
+def distinct(values: I64) -> I64:
+    """Sorted distinct values (np.unique's hashing costs several times more on int64)."""
+    ordered = np.sort(values)
+    found: I64 = ordered[run_starts(ordered)]
+    return found
 
 
 def absent(values: I64, keys: I64) -> I64:
@@ -49,7 +62,7 @@ class ShingleTable:
         new = absent(shingles, self.keys)
         if not new.size:
             return
-        keys = np.union1d(self.keys, new)
+        keys = distinct(np.concatenate([self.keys, new]))
         old = np.searchsorted(keys, self.keys)
         df, posted = np.zeros(keys.size, np.int64), np.zeros(keys.size, np.int64)
         founders = np.full((keys.size, self.cap), -1, np.int32)
@@ -61,22 +74,20 @@ class ShingleTable:
         self.register(shingles)
         self.df[self.rows(shingles)] += counts
 
-    def post(self, pairs: Iterable[tuple[int, int]]) -> None:
-        """Post stored (shingle, founder number) pairs, beyond the cap dropped.
+    def post(self, shingles: I64, numbers: I64) -> None:
+        """Post stored founders (numbers) for shingles, pairwise; beyond the cap dropped.
 
         More than `cap` can only come from concurrent loads racing past the
         cap; the first `cap` already say the shingle is shared.
         """
-        found = np.array(list(pairs), dtype=np.int64).reshape(-1, 2)
-        if not found.size:
+        if not shingles.size:
             return
-        self.register(found[:, 0])
-        rows = self.rows(found[:, 0])
-        order = np.argsort(rows, kind="stable")
-        rows, numbers = rows[order], found[order, 1]
+        self.register(distinct(shingles))
+        order = np.argsort(self.rows(shingles), kind="stable")
+        rows, numbers = self.rows(shingles)[order], numbers[order]
         # Each pair's rank among the pairs of its row: its column after those used.
-        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-        rank = np.arange(rows.size) - np.repeat(starts, np.diff(np.r_[starts, rows.size]))
+        starts = np.flatnonzero(run_starts(rows))
+        rank = np.arange(rows.size) - np.repeat(starts, np.diff(starts, append=rows.size))
         column = self.posted[rows] + rank
         fits = column < self.cap
         self.founders[rows[fits], column[fits]] = numbers[fits]

@@ -7,16 +7,25 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from newsingest import dedup_store, warehouse
-from newsingest.deduplication import PostingRow
+from newsingest.deduplication import StoredState
 
 DAY = datetime(2022, 1, 21, tzinfo=UTC)
 LOWEST, HIGHEST = -(1 << 63), (1 << 63) - 1
-COLUMNS = ("shingle", "canonical_url", "size", "published_at", "cluster_id")
 
 
-def named(rows: list[PostingRow]) -> list[dict[str, Any]]:
-    """Posting rows as dicts, by seed_index's documented column order."""
-    return [dict(zip(COLUMNS, row, strict=True)) for row in rows]
+def frequencies(state: StoredState) -> dict[int, int]:
+    return dict(zip(state.shingles.tolist(), state.counts.tolist(), strict=True))
+
+
+def named(state: StoredState) -> list[dict[str, Any]]:
+    """One dict per posting: its shingle and its founder's stored fields."""
+    rows = []
+    for shingle, index in zip(state.posted.tolist(), state.posted_by.tolist(), strict=True):
+        founder = state.founders[index]
+        rows.append({"shingle": shingle, "canonical_url": founder.canonical_url,
+                     "size": founder.size, "published_at": founder.published_at,
+                     "cluster_id": founder.cluster_id})  # fmt: skip
+    return rows
 
 
 def store(
@@ -55,15 +64,26 @@ def test_seed_index_reads_frequencies_and_postings_of_current_founders_in_window
             ("https://a.example/1", "https://a.example/1", cluster["cluster_id"]),
         )
         shingles = [1, 2, 3, 4, 5, 6, 7, 8, 9, 1, LOWEST, HIGHEST]
-        df, postings = dedup_store.seed_index(
+        postings = dedup_store.seed_index(
             conn, iter(shingles), algorithm="v1", df_cap=2,
             since=DAY - timedelta(days=7), until=DAY + timedelta(days=7),
         )  # fmt: skip
-        _, unbounded = dedup_store.seed_index(
+        unbounded = dedup_store.seed_index(
             conn, shingles, algorithm="v1", df_cap=2, since=None, until=None
         )
         empty = dedup_store.seed_index(conn, [], algorithm="v1", df_cap=2, since=None, until=None)
-    assert df == {1: 1, 2: 3, 3: 2, 4: 1, 5: 1, 6: 1, 7: 1, 8: 1, LOWEST: 1, HIGHEST: 1}
+    assert frequencies(postings) == {
+        1: 1,
+        2: 3,
+        3: 2,
+        4: 1,
+        5: 1,
+        6: 1,
+        7: 1,
+        8: 1,
+        LOWEST: 1,
+        HIGHEST: 1,
+    }
     found = {(r["shingle"], r["canonical_url"]): r for r in named(postings)}
     assert set(found) == {
         (1, "https://a.example/1"), (LOWEST, "https://a.example/1"),
@@ -78,7 +98,8 @@ def test_seed_index_reads_frequencies_and_postings_of_current_founders_in_window
     assert {(r["shingle"], r["canonical_url"]) for r in named(unbounded)} == set(found) | {
         (6, "https://a.example/old")
     }
-    assert empty == ({}, [])
+    assert frequencies(empty) == {}
+    assert named(empty) == []
 
 
 def test_seed_index_with_many_shingles(warehouse_dsn: str) -> None:
@@ -86,10 +107,10 @@ def test_seed_index_with_many_shingles(warehouse_dsn: str) -> None:
     samples = sorted({rng.randrange(LOWEST, HIGHEST) for _ in range(20_000)})
     with warehouse.connect(warehouse_dsn) as conn:
         store(conn, "https://a.example/big", samples[::2], df_cap=10)
-        df, postings = dedup_store.seed_index(
+        postings = dedup_store.seed_index(
             conn, samples, algorithm="v1", df_cap=10, since=None, until=None
         )
-    assert df == dict.fromkeys(samples[::2], 1)
+    assert frequencies(postings) == dict.fromkeys(samples[::2], 1)
     assert sorted(r["shingle"] for r in named(postings)) == samples[::2]
 
 

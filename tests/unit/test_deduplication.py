@@ -5,12 +5,15 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime
 
+import numpy as np
 import pytest
 
 from newsingest.deduplication import (
     BLANK,
     Founder,
     Index,
+    StoredFounder,
+    StoredState,
     deduplicate,
     line_hash,
     line_hashes,
@@ -137,11 +140,18 @@ def test_seeded_history_is_matched() -> None:
     first = Index(df_cap=SETTINGS.dedup_df_cap)
     (founder,) = deduplicate([doc("stored", wire, day=20)], first, SETTINGS)
     history = Index(df_cap=SETTINGS.dedup_df_cap)
-    postings = [
-        (s, "stored", len(founder.samples), datetime(2022, 1, 20, tzinfo=UTC), 7)
-        for s in founder.samples
-    ]
-    seed(history, dict.fromkeys(founder.samples, 1), postings)
+    shingles = np.array(founder.samples, dtype=np.int64)
+    stored = StoredFounder("stored", len(founder.samples), datetime(2022, 1, 20, tzinfo=UTC), 7)
+    seed(
+        history,
+        StoredState(
+            shingles=shingles,
+            counts=np.ones(shingles.size, dtype=np.int64),
+            founders=[stored],
+            posted=shingles,
+            posted_by=np.zeros(shingles.size, dtype=np.int64),
+        ),
+    )
     assert history.founders["stored"] == Founder("stored", "cluster:7", len(founder.samples),
                                                  datetime(2022, 1, 20, tzinfo=UTC))  # fmt: skip
     (result,) = deduplicate([doc("new", spin(wire, 0.1))], history, SETTINGS)
@@ -163,8 +173,10 @@ def test_quote_marks_and_spacing_do_not_change_the_hash() -> None:
         "",
         "\n\n",
         "one line without a break",
+        "single spaced\nlines only\n\nand a blank one",
+        "caf\u00e9 cr\u00e8me\nno\u00a0break space",
     ],
 )
 def test_line_hashes_hash_each_line_as_line_hash_does(text: str) -> None:
-    expected = [line_hash(line) if line.strip() else BLANK for line in text.splitlines()]
-    assert line_hashes(text) == expected
+    assert line_hashes(text) == [line_hash(line) for line in text.splitlines()]
+    assert line_hash(" \t ") == BLANK

@@ -50,9 +50,6 @@ class ShingleTable:
         self.posted: I64 = np.empty(0, np.int64)  # used columns of founders, per row
         self.founders: I32 = np.full((0, cap), -1, np.int32)  # -1: unused
 
-    def __len__(self) -> int:
-        return int(self.keys.size)
-
     def rows(self, shingles: I64) -> I64:
         """Row numbers of shingles already in the table."""
         return np.searchsorted(self.keys, shingles)

@@ -50,6 +50,7 @@ def reindex_stale(conn: warehouse.Connection, settings: Settings, since: datetim
         stale,
     )
     index = deduplication.Index(df_cap=settings.dedup_df_cap)
+    asked: set[tuple[str, int]] = set()  # stored counts add up: read each once
     for row in founders:
         doc = DedupDoc(
             doc_id=row["canonical_url"],
@@ -57,9 +58,9 @@ def reindex_stale(conn: warehouse.Connection, settings: Settings, since: datetim
             published_at=row["published_at"],
             site=row["outlet"] or row["site_name"],
         )
-        index.site_lines.update(
-            dedup_store.site_line_counts(conn, deduplication.site_line_keys(doc))
-        )
+        keys = deduplication.site_line_keys(doc) - asked
+        asked |= keys
+        index.site_lines.update(dedup_store.site_line_counts(conn, keys))
         text = deduplication.strip_boilerplate(doc, index, settings)
         dedup_store.store_founder(
             conn,

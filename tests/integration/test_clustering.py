@@ -122,3 +122,35 @@ def test_a_failing_lookup_raises_and_leaves_nothing_running(
     with pytest.raises(RuntimeError, match="lookup failed"):
         cluster(dsn, docs, 4)
     assert not [t for t in threading.enumerate() if t.name.startswith("dedup-lookup")]
+
+
+def test_reindexing_reads_each_stored_line_count_once(warehouse_dsn: str) -> None:
+    # Two founders share a line their site has in 3 articles (under the threshold of 5):
+    # read once per founder and added up, it would count 6 and be stripped from the second.
+    bodies = [story() + "\n" + PROMO, story() + "\n" + PROMO]
+    with warehouse.connect(warehouse_dsn) as conn:
+        for i, body in enumerate(bodies):
+            url = f"https://bugle.example/{i}"
+            cluster = conn.execute(
+                "INSERT INTO news.story_clusters DEFAULT VALUES RETURNING cluster_id"
+            ).fetchone()
+            assert cluster is not None
+            conn.execute(
+                "INSERT INTO news.articles (canonical_url, url, feed_name, outlet, fetched_at, "
+                "published_at, body, content_hash, cluster_id, extractor_version, "
+                "first_run_key, last_run_key) "
+                "VALUES (%s, %s, 'f', 'bugle', now(), %s, %s, 'h', %s, 'x', 'r', 'r')",
+                (url, url, DAY + timedelta(hours=i), body, cluster["cluster_id"]),
+            )
+            dedup_store.store_founder(
+                conn, url, published_at=DAY + timedelta(hours=i), samples=[i + 1],
+                algorithm="an-older-version", df_cap=SETTINGS.dedup_df_cap,
+            )  # fmt: skip
+        for _ in range(3):
+            dedup_store.add_site_lines(conn, "bugle", [deduplication.line_hash(PROMO)])
+        clustering.reindex_stale(conn, SETTINGS, since=None)
+        rows = conn.execute(
+            "SELECT canonical_url, algorithm, samples FROM news.dedup_founders ORDER BY 1"
+        ).fetchall()
+    assert [r["algorithm"] for r in rows] == [fingerprints.ALGORITHM] * 2
+    assert [r["samples"] for r in rows] == [sorted(fingerprints.sample(b)) for b in bodies]

@@ -49,19 +49,22 @@ def reindex_stale(conn: warehouse.Connection, settings: Settings, since: datetim
         len(founders),
         stale,
     )
-    index = deduplication.Index(df_cap=settings.dedup_df_cap)
-    asked: set[tuple[str, int]] = set()  # stored counts add up: read each once
-    for row in founders:
-        doc = DedupDoc(
+    docs = [
+        DedupDoc(
             doc_id=row["canonical_url"],
             text=row["body"],
             published_at=row["published_at"],
             site=row["outlet"] or row["site_name"],
         )
-        keys = deduplication.site_line_keys(doc) - asked
-        asked |= keys
-        index.site_lines.update(dedup_store.site_line_counts(conn, keys))
-        text = deduplication.strip_boilerplate(doc, index, settings)
+        for row in founders
+    ]
+    # Stored counts only, read in one lookup: the founders are already counted in them.
+    index = deduplication.Index(df_cap=settings.dedup_df_cap)
+    hashes = deduplication.batch_line_hashes(docs)
+    keys = {k for doc in docs for k in deduplication.site_line_keys(doc, hashes.get(doc.doc_id))}
+    index.site_lines.update(dedup_store.site_line_counts(conn, keys))
+    for doc in docs:
+        text = deduplication.strip_boilerplate(doc, index, settings, hashes.get(doc.doc_id))
         dedup_store.store_founder(
             conn,
             doc.doc_id,
@@ -130,12 +133,7 @@ def cluster_batch(
         for docs in chunks:
             with timer("line_hashes"):
                 hashes.update(deduplication.batch_line_hashes(docs))
-                keys: set[tuple[str, int]] = set()
-                for doc in docs:
-                    doc_keys = deduplication.site_line_keys(doc, hashes.get(doc.doc_id))
-                    index.site_lines.update(doc_keys)  # the batch's own counts
-                    keys |= doc_keys
-                keys -= asked
+                keys = deduplication.count_batch_lines(docs, index, hashes) - asked
                 asked |= keys
             line_counts.append(db.submit(dedup_store.site_line_counts, conn, keys))
         looked_up = np.empty(0, np.int64)

@@ -49,9 +49,8 @@ class Index:
 
     df_cap: int
     table: ShingleTable = field(init=False)
-    founders: dict[str, Founder] = field(default_factory=dict)
     numbered: list[Founder] = field(default_factory=list)  # founders by table number
-    numbers: dict[str, int] = field(default_factory=dict)
+    numbers: dict[str, int] = field(default_factory=dict)  # table number by founder key
     hashes: dict[str, tuple[str, str]] = field(default_factory=dict)
     site_lines: Counter[tuple[str, int]] = field(default_factory=Counter)
 
@@ -64,8 +63,12 @@ class Index:
         if number is None:
             number = self.numbers[founder.key] = len(self.numbered)
             self.numbered.append(founder)
-            self.founders[founder.key] = founder
         return number
+
+    def founder(self, key: str) -> Founder | None:
+        """The founder known by this key, if the index holds it."""
+        number = self.numbers.get(key)
+        return None if number is None else self.numbered[number]
 
 
 def processing_order(docs: Iterable[DedupDoc]) -> list[DedupDoc]:
@@ -116,10 +119,20 @@ def site_line_keys(doc: DedupDoc, hashes: list[int] | None = None) -> set[tuple[
     }
 
 
-def count_batch_lines(docs: Iterable[DedupDoc], index: Index, hashes: dict[str, list[int]]) -> None:
-    """Add the batch's own documents to the per-site line counts."""
+def count_batch_lines(
+    docs: Iterable[DedupDoc], index: Index, hashes: dict[str, list[int]]
+) -> set[tuple[str, int]]:
+    """Add the batch's own documents to the per-site line counts.
+
+    Returns:
+        The distinct (site, line hash) pairs counted, whose stored counts the batch needs.
+    """
+    counted: set[tuple[str, int]] = set()
     for doc in docs:
-        index.site_lines.update(site_line_keys(doc, hashes.get(doc.doc_id)))
+        keys = site_line_keys(doc, hashes.get(doc.doc_id))
+        index.site_lines.update(keys)
+        counted |= keys
+    return counted
 
 
 @dataclass(frozen=True, slots=True)

@@ -152,7 +152,7 @@ def test_seeded_history_is_matched() -> None:
             posted_by=np.zeros(shingles.size, dtype=np.int64),
         ),
     )
-    assert history.founders["stored"] == Founder("stored", "cluster:7", len(founder.samples),
+    assert history.founder("stored") == Founder("stored", "cluster:7", len(founder.samples),
                                                  datetime(2022, 1, 20, tzinfo=UTC))  # fmt: skip
     (result,) = deduplicate([doc("new", spin(wire, 0.1))], history, SETTINGS)
     assert result.cluster_key == "cluster:7"

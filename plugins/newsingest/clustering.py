@@ -9,16 +9,24 @@ read once, before the first document holding it is assigned (tested).
 
 from __future__ import annotations
 
+import itertools
 import logging
+import queue
+import threading
+from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent import futures
+from concurrent.futures import Future
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
+from typing import Any, TypeVar
 
 import numpy as np
 
 from newsingest import dedup_store, deduplication, fingerprints, warehouse
-from newsingest.deduplication import StoredState
+from newsingest.deduplication import StoredFounder, StoredState
 from newsingest.records import DedupDoc, DedupResult
 from newsingest.settings import Settings
 from newsingest.shingle_table import I64, absent, distinct
@@ -35,6 +43,7 @@ CHUNK = 500
 CHUNK_MAX = 4000
 
 Timer = Callable[[str], AbstractContextManager[None]]
+T = TypeVar("T")
 
 
 def reindex_stale(conn: warehouse.Connection, settings: Settings, since: datetime | None) -> None:
@@ -89,6 +98,160 @@ def _chunks(ordered: list[DedupDoc], first: int) -> list[list[DedupDoc]]:
     return chunks
 
 
+class _LookupThread:
+    """The one thread that runs the lookups on the connection: in order, urgent ones first.
+
+    A chunk's founders are read once its assignment is next: that read must
+    not queue behind the frequency lookups of every later chunk.
+    """
+
+    def __init__(self) -> None:
+        self._queue: queue.PriorityQueue[tuple[int, int, Callable[[], None] | None]] = (
+            queue.PriorityQueue()
+        )
+        self._order = itertools.count()
+        self._futures: list[Future[Any]] = []
+        self._thread = threading.Thread(target=self._run, name="dedup-lookup", daemon=True)
+        self._thread.start()
+
+    def submit(self, call: Callable[[], T], *, urgent: bool = False) -> Future[T]:
+        """Queue a call; its future holds the result or the exception raised."""
+        future: Future[T] = Future()
+
+        def run() -> None:
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(call())
+                except BaseException as error:  # handed to whoever waits on the future
+                    future.set_exception(error)
+
+        self._futures.append(future)
+        self._queue.put((0 if urgent else 1, next(self._order), run))
+        return future
+
+    def _run(self) -> None:
+        while (item := self._queue.get())[2] is not None:
+            item[2]()
+
+    def close(self) -> None:
+        """Cancel the queued calls, let the running one finish, and end the thread."""
+        for future in self._futures:
+            future.cancel()
+        self._queue.put((-1, next(self._order), None))
+        self._thread.join()
+
+
+@dataclass(slots=True)
+class _Chunk:
+    """Documents going through together, with their samples and pending lookups."""
+
+    docs: list[DedupDoc]
+    samples: dict[str, I64]
+    stored: Future[StoredState]
+    wanted: I64 = field(default_factory=lambda: np.empty(0, np.int64))
+    founders: Future[dict[int, StoredFounder]] | None = None
+
+
+@dataclass(slots=True)
+class _Run:
+    """One batch's clustering: chunks fingerprinted, looked up, then assigned, in order.
+
+    A chunk's stored state is applied once its lookup is back and the earlier
+    chunks' have been, its founders are then read, and it is assigned once
+    they are and the earlier chunks are: meanwhile this thread goes on with
+    whatever else is ready, fingerprinting the next chunks first of all.
+    """
+
+    conn: warehouse.Connection
+    db: _LookupThread
+    index: deduplication.Index
+    settings: Settings
+    timer: Timer
+    read: Callable[[I64], dict[int, StoredFounder]]
+    looking_up: deque[_Chunk] = field(default_factory=deque)
+    reading: deque[_Chunk] = field(default_factory=deque)
+    results: list[DedupResult] = field(default_factory=list)
+
+    def run(self, chunks: list[list[DedupDoc]]) -> list[DedupResult]:
+        """Cluster the chunks; one result per document, in chunk order."""
+        hashes, line_counts = self._count_lines(chunks)
+        looked_up = np.empty(0, np.int64)
+        for docs, counts in zip(chunks, line_counts, strict=True):
+            with self.timer("wait_line_counts"):
+                self.index.site_lines.update(counts.result())
+            with self.timer("fingerprint"):
+                samples = deduplication.fingerprint(docs, self.index, self.settings, hashes)
+                chunk_shingles = distinct(np.concatenate([looked_up[:0], *samples.values()]))
+                shingles = absent(chunk_shingles, looked_up)
+                # Two sorted runs: the stable sort merges them in linear time.
+                looked_up = np.sort(np.concatenate([looked_up, shingles]), kind="stable")
+            lookup = partial(dedup_store.seed_index, self.conn, shingles,
+                             df_cap=self.settings.dedup_df_cap)  # fmt: skip
+            self.looking_up.append(_Chunk(docs, samples, self.db.submit(lookup)))
+            self._advance(wait=False)
+        self._advance(wait=True)
+        return self.results
+
+    def _count_lines(
+        self, chunks: list[list[DedupDoc]]
+    ) -> tuple[dict[str, list[int]], list[Future[dict[tuple[str, int], int]]]]:
+        """Hash and count every chunk's lines, asking for each one's stored counts at once.
+
+        A (site, line) pair already asked for is not asked again (counts add up).
+        """
+        hashes: dict[str, list[int]] = {}
+        asked: set[tuple[str, int]] = set()
+        line_counts = []
+        for docs in chunks:
+            with self.timer("line_hashes"):
+                hashes.update(deduplication.batch_line_hashes(docs))
+                keys = deduplication.count_batch_lines(docs, self.index, hashes) - asked
+                asked |= keys
+            lookup = partial(dedup_store.site_line_counts, self.conn, keys)
+            line_counts.append(self.db.submit(lookup))
+        return hashes, line_counts
+
+    def _advance(self, *, wait: bool) -> None:
+        """Take every step that is ready; with wait, wait for them until all chunks are assigned."""
+        while self.looking_up or self.reading:
+            if self.reading and _ready(self.reading[0].founders):
+                self._assign(self.reading.popleft())
+            elif self.looking_up and self.looking_up[0].stored.done():
+                self._seed(self.looking_up.popleft())
+            elif wait and self.reading:
+                with self.timer("wait_founders"):
+                    futures.wait([f for f in (self.reading[0].founders,) if f is not None])
+            elif wait:
+                with self.timer("wait_lookups"):
+                    futures.wait([self.looking_up[0].stored])
+            else:
+                return
+
+    def _seed(self, chunk: _Chunk) -> None:
+        """Apply a chunk's stored state and ask for the founders its documents may meet."""
+        with self.timer("seed"):
+            deduplication.seed(self.index, chunk.stored.result())
+            chunk.wanted = deduplication.unread_founders(
+                chunk.docs, chunk.samples, self.index, self.settings
+            )
+        if chunk.wanted.size:
+            chunk.founders = self.db.submit(partial(self.read, chunk.wanted), urgent=True)
+        self.reading.append(chunk)
+
+    def _assign(self, chunk: _Chunk) -> None:
+        if chunk.founders is not None:
+            deduplication.admit(self.index, chunk.wanted, chunk.founders.result())
+        with self.timer("assign"):
+            self.results.extend(
+                deduplication.assign(chunk.docs, chunk.samples, self.index, self.settings)
+            )
+
+
+def _ready(future: Future[Any] | None) -> bool:
+    """Whether a lookup is done (no lookup: yes)."""
+    return future is None or future.done()
+
+
 def cluster_batch(
     conn: warehouse.Connection,
     fresh: Sequence[DedupDoc],
@@ -99,8 +262,9 @@ def cluster_batch(
 ) -> list[DedupResult]:
     """Cluster new documents against the near-duplicate state in the warehouse.
 
-    Reads only the state the batch needs: site-line counts of its lines, and
-    frequencies and founders of its shingles within the window of its dates.
+    Reads only the state the batch needs: site-line counts of its lines,
+    frequencies and postings of its shingles, and the founders within the
+    window of its dates that its documents share enough with.
 
     Args:
         conn: open warehouse connection (used by one thread at a time).
@@ -122,49 +286,12 @@ def cluster_batch(
     with timer("known_hashes"):
         index.hashes.update(warehouse.known_hashes(conn, sorted({d.content_hash for d in fresh})))
     ordered = deduplication.processing_order(fresh)
-    chunks = _chunks(ordered, chunk)
-    db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dedup-lookup")
+    read = partial(dedup_store.stored_founders, conn, algorithm=fingerprints.ALGORITHM,
+                   since=since, until=until)  # fmt: skip
+    db = _LookupThread()
     try:
-        # Each chunk's stored line counts are asked for as soon as its lines are hashed;
-        # a (site, line) pair already asked for is not asked again (counts add up).
-        hashes: dict[str, list[int]] = {}
-        asked: set[tuple[str, int]] = set()
-        line_counts = []
-        for docs in chunks:
-            with timer("line_hashes"):
-                hashes.update(deduplication.batch_line_hashes(docs))
-                keys = deduplication.count_batch_lines(docs, index, hashes) - asked
-                asked |= keys
-            line_counts.append(db.submit(dedup_store.site_line_counts, conn, keys))
-        looked_up = np.empty(0, np.int64)
-        lookups: list[tuple[list[DedupDoc], dict[str, I64], Future[StoredState]]] = []
-        for docs, counts in zip(chunks, line_counts, strict=True):
-            with timer("wait_line_counts"):
-                index.site_lines.update(counts.result())
-            with timer("fingerprint"):
-                samples = deduplication.fingerprint(docs, index, settings, hashes)
-                chunk_shingles = distinct(np.concatenate([looked_up[:0], *samples.values()]))
-                shingles = absent(chunk_shingles, looked_up)
-                # Two sorted runs: the stable sort merges them in linear time.
-                looked_up = np.sort(np.concatenate([looked_up, shingles]), kind="stable")
-            lookup = db.submit(
-                dedup_store.seed_index, conn, shingles, algorithm=fingerprints.ALGORITHM,
-                df_cap=settings.dedup_df_cap, since=since, until=until,
-            )  # fmt: skip
-            lookups.append((docs, samples, lookup))
-        with timer("register"):
-            # Every row at once: growing the table chunk by chunk copies it each time.
-            index.table.register(looked_up)
-        results: list[DedupResult] = []
-        for docs, samples, lookup in lookups:
-            with timer("wait_lookups"):
-                stored = lookup.result()
-            with timer("seed"):
-                deduplication.seed(index, stored)
-            with timer("assign"):
-                results.extend(deduplication.assign(docs, samples, index, settings))
+        return _Run(conn, db, index, settings, timer, read).run(_chunks(ordered, chunk))
     finally:
         # On an error, queued lookups are dropped and the running one finishes
         # before the connection is given back.
-        db.shutdown(wait=True, cancel_futures=True)
-    return results
+        db.close()

@@ -132,27 +132,19 @@ def _int8s(raw: bytes | None) -> I64:
     return np.frombuffer(raw or b"", dtype=">i8").astype(np.int64)
 
 
-def seed_index(
-    conn: Connection,
-    shingles: Iterable[int] | I64,
-    *,
-    algorithm: str,
-    df_cap: int,
-    since: datetime | None,
-    until: datetime | None,
-) -> StoredState:
-    """Document frequencies of the batch's shingles and the founders posting them.
+def seed_index(conn: Connection, shingles: Iterable[int] | I64, *, df_cap: int) -> StoredState:
+    """Document frequencies of the batch's shingles and the stored founders posting them.
 
-    Numbers come back as one bytea each (string_agg of int8send), read into
-    numpy without a Python object per row: a chunk's lookups return hundreds
-    of thousands of them.
+    Founders come as ids only: most postings of a day's batch lead to founders
+    sharing a sample or two with it, which no decision reads (stored_founders
+    reads the few that are). Numbers come back as one bytea each (string_agg of
+    int8send), read into numpy without a Python object per row: a chunk's
+    lookups return hundreds of thousands of them.
 
     Args:
         conn: open connection.
         shingles: every sampled shingle of the batch.
-        algorithm: current fingerprint version (other versions are not read).
         df_cap: shingles in this many founders or more are not looked up.
-        since, until: publication window of founders (None: unbounded).
     """
     given = shingles if isinstance(shingles, np.ndarray) else list(shingles)
     wanted = distinct(np.asarray(given, dtype=np.int64))
@@ -171,49 +163,72 @@ def seed_index(
     found, counts = (_int8s(row[0]), _int8s(row[1])) if row else (_int8s(None), _int8s(None))
     informative = found[counts < df_cap]
     if not informative.size:
-        return StoredState(found, counts, [], _int8s(None), _int8s(None))
+        return StoredState(found, counts, _int8s(None), _int8s(None))
+    with _bulk_cursor(conn) as cursor:
+        row = cursor.execute(
+            """
+            SELECT string_agg(int8send(w.shingle), ''), string_agg(int8send(p.founder_id), '')
+            FROM (SELECT unnest(%s::bigint[]) AS shingle) AS w
+            CROSS JOIN LATERAL (
+                SELECT p.founder_id FROM news.dedup_postings p WHERE p.shingle = w.shingle
+                OFFSET 0
+            ) AS p
+            """,
+            (_Int8Array(informative),),
+        ).fetchone()
+    posted, posted_by = (_int8s(row[0]), _int8s(row[1])) if row else (_int8s(None), _int8s(None))
+    return StoredState(found, counts, posted, posted_by)
+
+
+def stored_founders(
+    conn: Connection,
+    founder_ids: Iterable[int] | I64,
+    *,
+    algorithm: str,
+    since: datetime | None,
+    until: datetime | None,
+) -> dict[int, StoredFounder]:
+    """The founders of these ids fingerprinted by `algorithm` and published in the window.
+
+    Args:
+        conn: open connection.
+        founder_ids: ids from seed_index's postings.
+        algorithm: current fingerprint version (founders of others are left out).
+        since, until: publication window (None: unbounded); undated founders are in it.
+
+    Returns:
+        Founders by id; ids outside the window or of another algorithm are absent.
+    """
+    given = founder_ids if isinstance(founder_ids, np.ndarray) else list(founder_ids)
+    wanted = distinct(np.asarray(given, dtype=np.int64))
+    if not wanted.size:
+        return {}
     with _bulk_cursor(conn) as cursor:
         rows = cursor.execute(
             """
-            WITH p AS MATERIALIZED (
-                SELECT w.shingle, p.founder_id
-                FROM (SELECT unnest(%(s)s::bigint[]) AS shingle) AS w
-                CROSS JOIN LATERAL (
-                    SELECT p.founder_id FROM news.dedup_postings p WHERE p.shingle = w.shingle
-                    OFFSET 0
-                ) AS p
-            ), f AS MATERIALIZED (
-                -- Each founder once, in id order: neighbouring probes share index pages.
-                SELECT ids.founder_id, f.canonical_url, f.size, f.published_at, a.cluster_id
-                FROM (SELECT DISTINCT founder_id FROM p ORDER BY founder_id) AS ids
-                CROSS JOIN LATERAL (
-                    SELECT f.canonical_url, f.size, f.published_at FROM news.dedup_founders f
-                    WHERE f.founder_id = ids.founder_id AND f.algorithm = %(alg)s
-                      AND (f.published_at IS NULL OR %(since)s::timestamptz IS NULL
-                           OR f.published_at >= %(since)s)
-                      AND (f.published_at IS NULL OR %(until)s::timestamptz IS NULL
-                           OR f.published_at <= %(until)s)
-                    OFFSET 0
-                ) AS f
-                LEFT JOIN LATERAL (
-                    SELECT a.cluster_id FROM news.articles a
-                    WHERE a.canonical_url = f.canonical_url OFFSET 0
-                ) AS a ON true
-            )
-            SELECT f.canonical_url, f.size, f.published_at, f.cluster_id,
-                   string_agg(int8send(p.shingle), '')
-            FROM f JOIN p USING (founder_id)
-            GROUP BY f.founder_id, f.canonical_url, f.size, f.published_at, f.cluster_id
+            SELECT f.founder_id, f.canonical_url, f.size, f.published_at, a.cluster_id
+            FROM (SELECT unnest(%(ids)s::bigint[]) AS founder_id) AS ids
+            CROSS JOIN LATERAL (
+                SELECT f.founder_id, f.canonical_url, f.size, f.published_at
+                FROM news.dedup_founders f
+                WHERE f.founder_id = ids.founder_id AND f.algorithm = %(alg)s
+                  AND (f.published_at IS NULL OR %(since)s::timestamptz IS NULL
+                       OR f.published_at >= %(since)s)
+                  AND (f.published_at IS NULL OR %(until)s::timestamptz IS NULL
+                       OR f.published_at <= %(until)s)
+                OFFSET 0
+            ) AS f
+            LEFT JOIN LATERAL (
+                SELECT a.cluster_id FROM news.articles a
+                WHERE a.canonical_url = f.canonical_url OFFSET 0
+            ) AS a ON true
             """,
-            {"s": _Int8Array(informative), "alg": algorithm, "since": since, "until": until},
+            {"ids": _Int8Array(wanted), "alg": algorithm, "since": since, "until": until},
         ).fetchall()
-    founders = [
-        StoredFounder(url, size, published_at, cluster)
-        for url, size, published_at, cluster, _ in rows
-    ]
-    posted = _int8s(b"".join(r[4] for r in rows))
-    of = np.repeat(np.arange(len(rows)), [len(r[4]) // 8 for r in rows])
-    return StoredState(found, counts, founders, posted, of)
+    return {
+        founder_id: StoredFounder(url, size, published_at, cluster)
+        for founder_id, url, size, published_at, cluster in rows
+    }
 
 
 def store_founder(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -20,7 +20,7 @@ import numpy as np
 from newsingest import fingerprints
 from newsingest.records import DedupDoc, DedupResult
 from newsingest.settings import Settings
-from newsingest.shingle_table import I64, ShingleTable, run_starts
+from newsingest.shingle_table import I64, ShingleTable, absent, distinct, run_starts
 
 LOGGER = logging.getLogger(__name__)
 
@@ -38,6 +38,15 @@ class Founder:
     published_at: datetime | None
 
 
+# A stored founder that was read and is outside the window or of another
+# fingerprint version: in the table's postings, never compared.
+OUTSIDE = Founder("", "", 0, None)
+
+
+def _no_ints() -> I64:
+    return np.empty(0, np.int64)
+
+
 @dataclass(slots=True)
 class Index:
     """The slice of near-duplicate state a batch needs: founders, postings and frequencies.
@@ -45,14 +54,21 @@ class Index:
     The shingle table counts, per shingle, the founders containing it;
     shingles in df_cap founders or more are boilerplate or stock phrases:
     they neither count in a comparison nor get posted for more founders.
+    Stored founders enter the table by id (as postings name them) and are
+    read only when a document of the batch shares enough with them.
     """
 
     df_cap: int
     table: ShingleTable = field(init=False)
-    numbered: list[Founder] = field(default_factory=list)  # founders by table number
+    # Founders by table number; None: a stored founder not read yet.
+    numbered: list[Founder | None] = field(default_factory=list)
     numbers: dict[str, int] = field(default_factory=dict)  # table number by founder key
     hashes: dict[str, tuple[str, str]] = field(default_factory=dict)
     site_lines: Counter[tuple[str, int]] = field(default_factory=Counter)
+    # Stored founder ids in order, their table numbers, and the id of each number (-1: batch).
+    _stored_ids: I64 = field(default_factory=_no_ints)
+    _stored_numbers: I64 = field(default_factory=_no_ints)
+    _ids_by_number: I64 = field(default_factory=_no_ints)
 
     def __post_init__(self) -> None:
         self.table = ShingleTable(self.df_cap)
@@ -69,6 +85,26 @@ class Index:
         """The founder known by this key, if the index holds it."""
         number = self.numbers.get(key)
         return None if number is None else self.numbered[number]
+
+    def stored_numbers(self, founder_ids: I64) -> I64:
+        """Table numbers of stored founders by id; ids new to the index get numbers, unread."""
+        new = absent(distinct(founder_ids), self._stored_ids)
+        if new.size:
+            first = len(self.numbered)
+            self.numbered.extend([None] * new.size)
+            batch = np.full(first - self._ids_by_number.size, -1, np.int64)
+            self._ids_by_number = np.concatenate([self._ids_by_number, batch, new])
+            ids = np.concatenate([self._stored_ids, new])
+            numbers = np.concatenate([self._stored_numbers, np.arange(first, first + new.size)])
+            order = np.argsort(ids, kind="stable")
+            self._stored_ids, self._stored_numbers = ids[order], numbers[order]
+        found: I64 = self._stored_numbers[np.searchsorted(self._stored_ids, founder_ids)]
+        return found
+
+    def stored_ids(self, numbers: I64) -> I64:
+        """Stored founder ids of table numbers (stored founders only)."""
+        found: I64 = self._ids_by_number[numbers]
+        return found
 
 
 def processing_order(docs: Iterable[DedupDoc]) -> list[DedupDoc]:
@@ -147,31 +183,65 @@ class StoredFounder:
 
 @dataclass(frozen=True, slots=True)
 class StoredState:
-    """Stored state of some shingles: frequencies, and postings of founders in the window."""
+    """Stored state of some shingles: frequencies, and the founders posted for them (by id)."""
 
     shingles: I64  # shingles with stored founders
     counts: I64  # how many founders hold each
-    founders: list[StoredFounder]
     posted: I64  # shingle of each posting
-    posted_by: I64  # index in founders of each posting
+    posted_by: I64  # stored founder id of each posting
 
 
 def seed(index: Index, state: StoredState) -> None:
-    """Load stored state into an index: frequencies, then founders and their postings.
+    """Load stored state into an index: frequencies, then postings (founders unread).
 
     Call it once per shingle: counts add up (batch founders may already be counted).
     """
     index.table.add_counts(state.shingles, state.counts)
-    numbers = np.empty(len(state.founders), dtype=np.int64)
-    for i, stored in enumerate(state.founders):
-        key, cluster = stored.canonical_url, stored.cluster_id
-        number = index.numbers.get(key)
-        if number is None:
-            cluster_key = f"cluster:{cluster}" if cluster is not None else key
-            number = index.number(Founder(key, cluster_key, stored.size, stored.published_at))
-        numbers[i] = number
     if state.posted.size:
-        index.table.post(state.posted, numbers[state.posted_by])
+        index.table.post(state.posted, index.stored_numbers(state.posted_by))
+
+
+def unread_founders(
+    docs: Sequence[DedupDoc], samples: Mapping[str, I64], index: Index, settings: Settings
+) -> I64:
+    """Ids of the stored founders, not read yet, that these documents may be compared with.
+
+    A document is compared with the founders that share dedup_min_shared of
+    its informative samples. Counted here on the frequencies as they stand:
+    they only grow while the batch is assigned, so the founders returned
+    include every one a decision will look at (and some it will not).
+    """
+    table = index.table
+    flat = np.concatenate([_no_ints(), *(samples[d.doc_id] for d in docs)])
+    owner = np.repeat(np.arange(len(docs)), [samples[d.doc_id].size for d in docs])
+    table.register(flat)
+    rows = table.rows(flat)
+    keep = (table.df[rows] < index.df_cap) & (table.posted[rows] > 0)
+    posted = table.founders[rows[keep]]
+    hit = posted >= 0
+    # (document, founder) pairs as one int64 each, counted by sorting.
+    pairs = np.repeat(owner[keep], hit.sum(axis=1)) * len(index.numbered) + posted[hit]
+    pairs.sort()
+    starts = np.flatnonzero(run_starts(pairs))
+    shared = np.diff(starts, append=pairs.size)
+    numbers = distinct(pairs[starts][shared >= settings.dedup_min_shared] % len(index.numbered))
+    unread = [n for n in numbers.tolist() if index.numbered[n] is None]
+    return index.stored_ids(np.array(unread, dtype=np.int64))
+
+
+def admit(index: Index, founder_ids: I64, founders: Mapping[int, StoredFounder]) -> None:
+    """Record stored founders read for these ids; ids not among them are OUTSIDE the comparison."""
+    for number, founder_id in zip(
+        index.stored_numbers(founder_ids).tolist(), founder_ids.tolist(), strict=True
+    ):
+        stored = founders.get(founder_id)
+        if stored is None:
+            index.numbered[number] = OUTSIDE
+            continue
+        key, cluster = stored.canonical_url, stored.cluster_id
+        cluster_key = f"cluster:{cluster}" if cluster is not None else key
+        index.numbered[number] = Founder(key, cluster_key, stored.size, stored.published_at)
+        index.numbers[key] = number
 
 
 def strip_boilerplate(
@@ -226,7 +296,10 @@ def _decide(
     scored: list[tuple[float, int, int, Founder]] = []
     for number, count in zip(numbers[enough].tolist(), shared[enough].tolist(), strict=True):
         founder = index.numbered[number]
-        if founder.key == doc.doc_id:
+        if founder is None:  # unread_founders reads every founder a decision meets
+            found_id = int(index.stored_ids(np.array([number]))[0])
+            raise RuntimeError(f"stored founder {found_id} was compared before it was read")
+        if founder is OUTSIDE or founder.key == doc.doc_id:
             continue
         if not _within_window(doc.published_at, founder.published_at, settings):
             continue

@@ -17,15 +17,32 @@ def frequencies(state: StoredState) -> dict[int, int]:
     return dict(zip(state.shingles.tolist(), state.counts.tolist(), strict=True))
 
 
-def named(state: StoredState) -> list[dict[str, Any]]:
-    """One dict per posting: its shingle and its founder's stored fields."""
+def named(
+    conn: warehouse.Connection,
+    state: StoredState,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Per posting of a founder stored_founders reads: its shingle and the founder's fields."""
+    founders = dedup_store.stored_founders(
+        conn, state.posted_by, algorithm="v1", since=since, until=until
+    )
     rows = []
-    for shingle, index in zip(state.posted.tolist(), state.posted_by.tolist(), strict=True):
-        founder = state.founders[index]
-        rows.append({"shingle": shingle, "canonical_url": founder.canonical_url,
-                     "size": founder.size, "published_at": founder.published_at,
-                     "cluster_id": founder.cluster_id})  # fmt: skip
+    for shingle, founder_id in zip(state.posted.tolist(), state.posted_by.tolist(), strict=True):
+        founder = founders.get(founder_id)
+        if founder is not None:
+            rows.append({"shingle": shingle, "canonical_url": founder.canonical_url,
+                         "size": founder.size, "published_at": founder.published_at,
+                         "cluster_id": founder.cluster_id})  # fmt: skip
     return rows
+
+
+def posted_urls(conn: warehouse.Connection, state: StoredState) -> set[tuple[int, str]]:
+    """Every posting as (shingle, founder URL), whatever the founder's window or algorithm."""
+    rows = conn.execute("SELECT founder_id, canonical_url FROM news.dedup_founders")
+    urls = {row["founder_id"]: row["canonical_url"] for row in rows}
+    pairs = zip(state.posted.tolist(), state.posted_by.tolist(), strict=True)
+    return {(shingle, urls[founder_id]) for shingle, founder_id in pairs}
 
 
 def store(
@@ -64,15 +81,17 @@ def test_seed_index_reads_frequencies_and_postings_of_current_founders_in_window
             ("https://a.example/1", "https://a.example/1", cluster["cluster_id"]),
         )
         shingles = [1, 2, 3, 4, 5, 6, 7, 8, 9, 1, LOWEST, HIGHEST]
-        postings = dedup_store.seed_index(
-            conn, iter(shingles), algorithm="v1", df_cap=2,
-            since=DAY - timedelta(days=7), until=DAY + timedelta(days=7),
-        )  # fmt: skip
-        unbounded = dedup_store.seed_index(
-            conn, shingles, algorithm="v1", df_cap=2, since=None, until=None
+        state = dedup_store.seed_index(conn, iter(shingles), df_cap=2)
+        window = {"since": DAY - timedelta(days=7), "until": DAY + timedelta(days=7)}
+        found = {(r["shingle"], r["canonical_url"]): r for r in named(conn, state, **window)}
+        unbounded = named(conn, state)
+        every_posting = posted_urls(conn, state)
+        v0 = dedup_store.stored_founders(
+            conn, state.posted_by, algorithm="v0", since=None, until=None
         )
-        empty = dedup_store.seed_index(conn, [], algorithm="v1", df_cap=2, since=None, until=None)
-    assert frequencies(postings) == {
+        empty = dedup_store.seed_index(conn, [], df_cap=2)
+        none_read = dedup_store.stored_founders(conn, [], algorithm="v1", since=None, until=None)
+    assert frequencies(state) == {
         1: 1,
         2: 3,
         3: 2,
@@ -84,7 +103,6 @@ def test_seed_index_reads_frequencies_and_postings_of_current_founders_in_window
         LOWEST: 1,
         HIGHEST: 1,
     }
-    found = {(r["shingle"], r["canonical_url"]): r for r in named(postings)}
     assert set(found) == {
         (1, "https://a.example/1"), (LOWEST, "https://a.example/1"),
         (4, "https://a.example/2"), (5, "https://a.example/3"), (HIGHEST, "https://a.example/3"),
@@ -95,11 +113,15 @@ def test_seed_index_reads_frequencies_and_postings_of_current_founders_in_window
     assert first["cluster_id"] == cluster["cluster_id"]
     assert found[5, "https://a.example/3"]["size"] == 2
     assert found[5, "https://a.example/3"]["cluster_id"] is None
-    assert {(r["shingle"], r["canonical_url"]) for r in named(unbounded)} == set(found) | {
+    assert {(r["shingle"], r["canonical_url"]) for r in unbounded} == set(found) | {
         (6, "https://a.example/old")
     }
+    # The lookup itself posts every founder (by id); reading them applies window and algorithm.
+    assert every_posting == set(found) | {(6, "https://a.example/old"), (7, "https://a.example/v0")}
+    assert [f.canonical_url for f in v0.values()] == ["https://a.example/v0"]
     assert frequencies(empty) == {}
-    assert named(empty) == []
+    assert empty.posted.size == empty.posted_by.size == 0
+    assert none_read == {}
 
 
 def test_seed_index_with_many_shingles(warehouse_dsn: str) -> None:
@@ -107,11 +129,10 @@ def test_seed_index_with_many_shingles(warehouse_dsn: str) -> None:
     samples = sorted({rng.randrange(LOWEST, HIGHEST) for _ in range(20_000)})
     with warehouse.connect(warehouse_dsn) as conn:
         store(conn, "https://a.example/big", samples[::2], df_cap=10)
-        postings = dedup_store.seed_index(
-            conn, samples, algorithm="v1", df_cap=10, since=None, until=None
-        )
+        postings = dedup_store.seed_index(conn, samples, df_cap=10)
+        rows = named(conn, postings)
     assert frequencies(postings) == dict.fromkeys(samples[::2], 1)
-    assert sorted(r["shingle"] for r in named(postings)) == samples[::2]
+    assert sorted(r["shingle"] for r in rows) == samples[::2]
 
 
 def test_site_line_counts(warehouse_dsn: str) -> None:

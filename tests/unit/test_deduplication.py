@@ -14,10 +14,14 @@ from newsingest.deduplication import (
     Index,
     StoredFounder,
     StoredState,
+    admit,
+    assign,
     deduplicate,
+    fingerprint_batch,
     line_hash,
     line_hashes,
     seed,
+    unread_founders,
 )
 from newsingest.fingerprints import content_hash
 from newsingest.records import DedupDoc
@@ -135,28 +139,69 @@ def test_input_order_does_not_matter() -> None:
     assert forward == backward
 
 
+def stored_state(samples: tuple[int, ...] | list[int], founder_id: int) -> StoredState:
+    """Stored state of one founder holding these samples (each in it alone)."""
+    shingles = np.array(sorted(samples), dtype=np.int64)
+    return StoredState(
+        shingles=shingles,
+        counts=np.ones(shingles.size, dtype=np.int64),
+        posted=shingles,
+        posted_by=np.full(shingles.size, founder_id, dtype=np.int64),
+    )
+
+
 def test_seeded_history_is_matched() -> None:
     wire = story()
-    first = Index(df_cap=SETTINGS.dedup_df_cap)
-    (founder,) = deduplicate([doc("stored", wire, day=20)], first, SETTINGS)
+    (founder,) = deduplicate([doc("stored", wire, day=20)], Index(SETTINGS.dedup_df_cap), SETTINGS)
     history = Index(df_cap=SETTINGS.dedup_df_cap)
-    shingles = np.array(founder.samples, dtype=np.int64)
+    seed(history, stored_state(founder.samples, 42))
+    new = doc("new", spin(wire, 0.1))
+    samples = fingerprint_batch([new], history, SETTINGS)
+    wanted = unread_founders([new], samples, history, SETTINGS)
+    assert wanted.tolist() == [42]
     stored = StoredFounder("stored", len(founder.samples), datetime(2022, 1, 20, tzinfo=UTC), 7)
-    seed(
-        history,
-        StoredState(
-            shingles=shingles,
-            counts=np.ones(shingles.size, dtype=np.int64),
-            founders=[stored],
-            posted=shingles,
-            posted_by=np.zeros(shingles.size, dtype=np.int64),
-        ),
-    )
+    admit(history, wanted, {42: stored})
     assert history.founder("stored") == Founder("stored", "cluster:7", len(founder.samples),
-                                                 datetime(2022, 1, 20, tzinfo=UTC))  # fmt: skip
-    (result,) = deduplicate([doc("new", spin(wire, 0.1))], history, SETTINGS)
+                                                datetime(2022, 1, 20, tzinfo=UTC))  # fmt: skip
+    (result,) = assign([new], samples, history, SETTINGS)
     assert result.cluster_key == "cluster:7"
     assert result.duplicate_of == "stored"
+
+
+def test_only_founders_sharing_enough_samples_are_read() -> None:
+    new = doc("new", story())
+    index = Index(df_cap=SETTINGS.dedup_df_cap)
+    samples = fingerprint_batch([new], index, SETTINGS)
+    mine = sorted(samples["new"].tolist())
+    enough = SETTINGS.dedup_min_shared
+    seed(index, stored_state(mine[: enough - 1], 41))  # one sample short
+    seed(index, stored_state(mine[enough : 2 * enough], 42))
+    seed(index, stored_state([-1, -2, -3, -4, -5], 43))  # shares nothing
+    assert unread_founders([new], samples, index, SETTINGS).tolist() == [42]
+
+
+def test_a_founder_read_outside_the_window_is_not_compared() -> None:
+    wire = story()
+    (founder,) = deduplicate([doc("stored", wire, day=20)], Index(SETTINGS.dedup_df_cap), SETTINGS)
+    history = Index(df_cap=SETTINGS.dedup_df_cap)
+    seed(history, stored_state(founder.samples, 42))
+    new = doc("new", spin(wire, 0.1))
+    samples = fingerprint_batch([new], history, SETTINGS)
+    admit(history, unread_founders([new], samples, history, SETTINGS), {})  # not in the window
+    (result,) = assign([new], samples, history, SETTINGS)
+    assert result.relation == "original"
+    assert history.founder("stored") is None
+
+
+def test_comparing_a_founder_never_read_is_an_error() -> None:
+    wire = story()
+    (founder,) = deduplicate([doc("stored", wire, day=20)], Index(SETTINGS.dedup_df_cap), SETTINGS)
+    history = Index(df_cap=SETTINGS.dedup_df_cap)
+    seed(history, stored_state(founder.samples, 42))
+    new = doc("new", spin(wire, 0.1))
+    samples = fingerprint_batch([new], history, SETTINGS)
+    with pytest.raises(RuntimeError, match="stored founder 42 was compared before it was read"):
+        assign([new], samples, history, SETTINGS)
 
 
 def test_quote_marks_and_spacing_do_not_change_the_hash() -> None:

@@ -37,8 +37,8 @@ History model (what the N founders look like; every figure is a constant below):
   new texts' stock shingles (below) which the history holds too; the
   build prints the share it reached (stock_share). Postings follow
   store_founder: a shingle is posted for the first df_cap founders that hold
-  it (founder ids follow publication order), size counts a founder's posted
-  samples, news.dedup_shingle_df holds every count.
+  it (founder ids follow publication order), so a shingle's postings count
+  its founders up to the cap; size counts a founder's posted samples.
 - The new articles' own shingles are stock with the same probability and law
   (their stock ones are placed in the history, so df lookups hit as they
   would), and a shingle shared by several of the new texts gets at least its
@@ -155,14 +155,13 @@ UNIQUE_BASE = 1 << 40
 _HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
 _TRAILER = b"\xff\xff"
 _PAIR_ROW = np.dtype([("n", ">i2"), ("la", ">i4"), ("a", ">i8"), ("lb", ">i4"), ("b", ">i8")])
-_DF_ROW = np.dtype([("n", ">i2"), ("la", ">i4"), ("a", ">i8"), ("lb", ">i4"), ("b", ">i4")])
 _LINE_ROW = np.dtype(
     [("n", ">i2"), ("ls", ">i4"), ("site", "S8"), ("lh", ">i4"), ("h", ">i8"),
      ("ld", ">i4"), ("d", ">i4")]
 )  # fmt: skip
 BULK_TABLES = (
     "news.story_clusters", "news.articles", "news.dedup_founders", "news.dedup_postings",
-    "news.dedup_shingle_df", "news.dedup_site_lines",
+    "news.dedup_site_lines",
 )  # fmt: skip
 
 Int64s = npt.NDArray[np.int64]
@@ -353,12 +352,6 @@ def _pack_pairs(a: Int64s, b: npt.NDArray[np.int64]) -> bytes:
     return rows.tobytes()
 
 
-def _pack_df(a: Int64s, b: npt.NDArray[np.int64]) -> bytes:
-    rows = np.empty(len(a), _DF_ROW)
-    rows["n"], rows["la"], rows["a"], rows["lb"], rows["b"] = 2, 8, a, 4, b
-    return rows.tobytes()
-
-
 @dataclass(slots=True)
 class HistoryPlan:
     """Everything the COPY streams are generated from (arrays indexed by founder id - 1)."""
@@ -374,7 +367,6 @@ class HistoryPlan:
     pair_shingle: npt.NDArray[np.int64]  # index into shared, pairs sorted by founder
     pair_founder: npt.NDArray[np.int64]
     pair_posted: npt.NDArray[np.bool_]
-    shared_df: npt.NDArray[np.int64]
     size: npt.NDArray[np.int64]
     salt: int
     stats: dict[str, float]
@@ -474,7 +466,6 @@ def plan_history(n: int, work: Workload, seed: int, df_cap: int) -> HistoryPlan:
         "stock_share": float(stock_samples.sum() / max(1, all_samples[synthetic_ids - 1].sum())),
         "stock_vocabulary": float(len(shared)),
         "postings": float(unique_n.sum() + pair_posted.sum()),
-        "df_rows": float(unique_n.sum() + (shared_df > 0).sum()),
         "stock_above_cap_share": float(
             (shared_df[pair_shingle] >= df_cap).sum() / max(1, len(pair_shingle))
         ),
@@ -483,7 +474,7 @@ def plan_history(n: int, work: Workload, seed: int, df_cap: int) -> HistoryPlan:
         n=n, published=published, sites=sites, unique_n=unique_n,
         unique_offset=np.r_[0, np.cumsum(unique_n)[:-1]], line_n=line_n, planted=planted,
         shared=shared, pair_shingle=pair_shingle, pair_founder=pair_founder,
-        pair_posted=pair_posted, shared_df=shared_df, size=size, salt=salt, stats=stats,
+        pair_posted=pair_posted, size=size, salt=salt, stats=stats,
     )  # fmt: skip
 
 
@@ -545,19 +536,6 @@ def _copy_postings(conn: psycopg.Connection[Any], plan: HistoryPlan) -> None:
             founders = np.concatenate([plan.pair_founder[pairs][posted], owners])
             order = np.argsort(founders, kind="stable")
             copy.write(_pack_pairs(values[order], founders[order]))
-        copy.write(_TRAILER)
-
-
-def _copy_df(conn: psycopg.Connection[Any], plan: HistoryPlan) -> None:
-    with conn.cursor().copy(
-        "COPY news.dedup_shingle_df (shingle, founders) FROM STDIN (FORMAT BINARY, FREEZE)"
-    ) as copy:
-        copy.write(_HEADER)
-        held = plan.shared_df > 0
-        copy.write(_pack_df(plan.shared[held], plan.shared_df[held]))
-        for a, b, _ in _chunks(plan):
-            unique, _owners = _unique(plan, a, b)
-            copy.write(_pack_df(unique, np.ones(len(unique), dtype=np.int64)))
         copy.write(_TRAILER)
 
 
@@ -684,7 +662,6 @@ def build_history(dsn: str, n: int, work: Workload, seed: int, df_cap: int) -> d
         ("news.story_clusters, news.articles", partial(_copy_articles, plan=plan, seed=seed)),
         ("news.dedup_founders", partial(_copy_founders, plan=plan)),
         ("news.dedup_postings", partial(_copy_postings, plan=plan)),
-        ("news.dedup_shingle_df", partial(_copy_df, plan=plan)),
         ("news.dedup_site_lines", partial(_copy_site_lines, plan=plan, seed=seed)),
     )
     for tables, load in loaders:

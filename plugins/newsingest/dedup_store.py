@@ -22,7 +22,7 @@ from psycopg.pq import Format
 from psycopg.rows import tuple_row
 
 from newsingest.deduplication import StoredFounder, StoredState
-from newsingest.shingle_table import I64, distinct
+from newsingest.shingle_table import I64, distinct, run_starts
 from newsingest.warehouse import Connection
 
 LOGGER = logging.getLogger(__name__)
@@ -133,51 +133,41 @@ def _int8s(raw: bytes | None) -> I64:
 
 
 def seed_index(conn: Connection, shingles: Iterable[int] | I64, *, df_cap: int) -> StoredState:
-    """Document frequencies of the batch's shingles and the stored founders posting them.
+    """Founder counts of the batch's shingles and the stored founders posting them.
 
-    Founders come as ids only: most postings of a day's batch lead to founders
-    sharing a sample or two with it, which no decision reads (stored_founders
-    reads the few that are). Numbers come back as one bytea each (string_agg of
-    int8send), read into numpy without a Python object per row: a chunk's
-    lookups return hundreds of thousands of them.
+    A shingle is posted for at most df_cap founders (store_founder), so its
+    postings count its founders up to the cap. Founders come as ids only:
+    most postings of a day's batch lead to founders sharing a sample or two
+    with it, which no decision reads (stored_founders reads the few that
+    are). Numbers come back as one bytea each (string_agg of int8send), read
+    into numpy without a Python object per row: a chunk's lookups return
+    hundreds of thousands of them.
 
     Args:
         conn: open connection.
         shingles: every sampled shingle of the batch.
-        df_cap: shingles in this many founders or more are not looked up.
+        df_cap: shingles in this many founders or more are frequent (their postings not returned).
     """
     given = shingles if isinstance(shingles, np.ndarray) else list(shingles)
     wanted = distinct(np.asarray(given, dtype=np.int64))
     with _bulk_cursor(conn) as cursor:
         row = cursor.execute(
             """
-            SELECT string_agg(int8send(w.shingle), ''), string_agg(int8send(d.founders::bigint), '')
-            FROM (SELECT unnest(%s::bigint[]) AS shingle) AS w
-            CROSS JOIN LATERAL (
-                SELECT d.founders FROM news.dedup_shingle_df d WHERE d.shingle = w.shingle
-                OFFSET 0
-            ) AS d
-            """,
-            (_Int8Array(wanted),),
-        ).fetchone()
-    found, counts = (_int8s(row[0]), _int8s(row[1])) if row else (_int8s(None), _int8s(None))
-    informative = found[counts < df_cap]
-    if not informative.size:
-        return StoredState(found, counts, _int8s(None), _int8s(None))
-    with _bulk_cursor(conn) as cursor:
-        row = cursor.execute(
-            """
             SELECT string_agg(int8send(w.shingle), ''), string_agg(int8send(p.founder_id), '')
-            FROM (SELECT unnest(%s::bigint[]) AS shingle) AS w
+            FROM (SELECT unnest(%(s)s::bigint[]) AS shingle) AS w
             CROSS JOIN LATERAL (
                 SELECT p.founder_id FROM news.dedup_postings p WHERE p.shingle = w.shingle
-                OFFSET 0
+                LIMIT %(cap)s
             ) AS p
             """,
-            (_Int8Array(informative),),
+            {"s": _Int8Array(wanted), "cap": df_cap},
         ).fetchone()
     posted, posted_by = (_int8s(row[0]), _int8s(row[1])) if row else (_int8s(None), _int8s(None))
-    return StoredState(found, counts, posted, posted_by)
+    # Rows come shingle by shingle, in the order asked (sorted): runs are shingles.
+    starts = np.flatnonzero(run_starts(posted))
+    found, counts = posted[starts], np.diff(starts, append=posted.size)
+    informative = np.repeat(counts < df_cap, counts)
+    return StoredState(found, counts, posted[informative], posted_by[informative])
 
 
 def stored_founders(
@@ -240,44 +230,37 @@ def store_founder(
     algorithm: str,
     df_cap: int,
 ) -> bool:
-    """Index a cluster founder: fingerprint, postings of informative shingles, frequencies.
+    """Index a cluster founder: its fingerprint and postings (shingles held by under df_cap).
 
     Returns:
         False when the founder was already stored (a rerun), True otherwise.
     """
+    params = {"url": canonical_url, "alg": algorithm, "pub": published_at, "cap": df_cap,
+              "samples": list(samples)}  # fmt: skip
     row = conn.execute(
         """
-        INSERT INTO news.dedup_founders (canonical_url, algorithm, published_at, size, samples)
-        SELECT %(url)s, %(alg)s, %(pub)s, count(*) FILTER (WHERE coalesce(d.founders, 0) < %(cap)s),
-               %(samples)s::bigint[]
-        FROM unnest(%(samples)s::bigint[]) AS s(shingle)
-        LEFT JOIN news.dedup_shingle_df d USING (shingle)
-        ON CONFLICT (canonical_url) DO NOTHING
-        RETURNING founder_id
+        WITH counted AS (
+            SELECT s.shingle, (SELECT count(*) FROM (
+                SELECT 1 FROM news.dedup_postings p WHERE p.shingle = s.shingle LIMIT %(cap)s
+            ) AS held) AS founders
+            FROM unnest(%(samples)s::bigint[]) AS s(shingle)
+        ), founder AS (
+            INSERT INTO news.dedup_founders (canonical_url, algorithm, published_at, size, samples)
+            SELECT %(url)s, %(alg)s, %(pub)s, count(*) FILTER (WHERE founders < %(cap)s),
+                   %(samples)s::bigint[]
+            FROM counted
+            ON CONFLICT (canonical_url) DO NOTHING
+            RETURNING founder_id
+        ), posted AS (
+            INSERT INTO news.dedup_postings (shingle, founder_id)
+            SELECT c.shingle, f.founder_id FROM counted c CROSS JOIN founder f
+            WHERE c.founders < %(cap)s
+        )
+        SELECT founder_id FROM founder
         """,
-        {"url": canonical_url, "alg": algorithm, "pub": published_at, "cap": df_cap,
-         "samples": list(samples)},
-    ).fetchone()  # fmt: skip
-    if row is None:
-        return False
-    conn.execute(
-        """
-        INSERT INTO news.dedup_postings (shingle, founder_id)
-        SELECT s.shingle, %(id)s FROM unnest(%(samples)s::bigint[]) AS s(shingle)
-        LEFT JOIN news.dedup_shingle_df d USING (shingle)
-        WHERE coalesce(d.founders, 0) < %(cap)s
-        """,
-        {"id": row["founder_id"], "samples": list(samples), "cap": df_cap},
-    )
-    conn.execute(
-        """
-        INSERT INTO news.dedup_shingle_df (shingle, founders)
-        SELECT s, 1 FROM unnest(%s::bigint[]) AS s
-        ON CONFLICT (shingle) DO UPDATE SET founders = news.dedup_shingle_df.founders + 1
-        """,
-        (list(samples),),
-    )
-    return True
+        params,
+    ).fetchone()
+    return row is not None
 
 
 def stale_founders(conn: Connection, algorithm: str) -> int:
@@ -307,6 +290,6 @@ def reset_dedup_index(conn: Connection, since: datetime | None) -> list[dict[str
         """,
         {"since": since},
     ).fetchall()
-    conn.execute("TRUNCATE news.dedup_postings, news.dedup_shingle_df")
+    conn.execute("TRUNCATE news.dedup_postings")
     conn.execute("DELETE FROM news.dedup_founders")
     return [dict(r) for r in founders]

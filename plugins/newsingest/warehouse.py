@@ -640,7 +640,7 @@ def refresh_all_clusters(conn: Connection) -> int:
 
 
 BIG_TABLES = ("articles", "story_clusters", "fetch_log", "raw_pages", "staged_articles",
-              "dedup_postings", "dedup_shingle_df", "dedup_founders")  # fmt: skip
+              "dedup_postings", "dedup_founders")  # fmt: skip
 
 
 def vacuum_analyze(dsn: str) -> list[str]:

@@ -41,7 +41,7 @@ EXPECTED = json.loads(
 # attempt times.
 TABLES = (
     "feeds", "ingest_runs", "raw_pages", "staged_articles", "articles", "story_clusters",
-    "dedup_founders", "dedup_postings", "dedup_shingle_df", "dedup_site_lines",
+    "dedup_founders", "dedup_postings", "dedup_site_lines",
 )  # fmt: skip
 ROW_QUERIES = {
     "articles": "SELECT canonical_url, cluster_id, dup_relation, first_run_key, last_run_key, "

@@ -185,6 +185,8 @@ class _Run:
                 shingles = absent(chunk_shingles, looked_up)
                 # Two sorted runs: the stable sort merges them in linear time.
                 looked_up = np.sort(np.concatenate([looked_up, shingles]), kind="stable")
+                # Rows for all of them now: growing the table at every step copies it each time.
+                self.index.table.register(shingles)
             lookup = partial(dedup_store.seed_index, self.conn, shingles,
                              df_cap=self.settings.dedup_df_cap)  # fmt: skip
             self.looking_up.append(_Chunk(docs, samples, self.db.submit(lookup)))

@@ -214,9 +214,12 @@ def unread_founders(
     table = index.table
     flat = np.concatenate([_no_ints(), *(samples[d.doc_id] for d in docs)])
     owner = np.repeat(np.arange(len(docs)), [samples[d.doc_id].size for d in docs])
-    table.register(flat)
-    rows = table.rows(flat)
-    keep = (table.df[rows] < index.df_cap) & (table.posted[rows] > 0)
+    # Searched in sorted order (far fewer cache misses); shingles not in the table have no postings.
+    order = np.argsort(flat)
+    flat, owner = flat[order], owner[order]
+    rows = np.minimum(np.searchsorted(table.keys, flat), max(0, table.keys.size - 1))
+    keep = table.keys[rows] == flat if table.keys.size else np.zeros(flat.size, bool)
+    keep[keep] = (table.df[rows[keep]] < index.df_cap) & (table.posted[rows[keep]] > 0)
     posted = table.founders[rows[keep]]
     hit = posted >= 0
     # (document, founder) pairs as one int64 each, counted by sorting.

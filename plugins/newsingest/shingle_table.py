@@ -59,7 +59,8 @@ class ShingleTable:
         new = absent(shingles, self.keys)
         if not new.size:
             return
-        keys = distinct(np.concatenate([self.keys, new]))
+        # Two sorted runs of distinct values: the stable sort merges them in linear time.
+        keys = np.sort(np.concatenate([self.keys, distinct(new)]), kind="stable")
         old = np.searchsorted(keys, self.keys)
         df, posted = np.zeros(keys.size, np.int64), np.zeros(keys.size, np.int64)
         founders = np.full((keys.size, self.cap), -1, np.int32)

@@ -396,10 +396,10 @@ def assign(
         return []
     table = index.table
     flat = np.concatenate([np.empty(0, np.int64), *(samples[d.doc_id] for d in ordered)])
-    table.register(flat)
     # Rows of every sample at once, looked up in sorted order: one search per
     # document hops about the table and waits on memory far longer.
     order = np.argsort(flat, kind="stable")
+    table.register(flat[order])
     found = np.empty_like(order)
     found[order] = table.rows(flat[order])
     ends = np.cumsum([samples[d.doc_id].size for d in ordered])

@@ -98,19 +98,35 @@ def _mix(values: U64s) -> U64s:
     return values
 
 
+def _code_points(text: str) -> npt.NDArray[np.unsignedinteger]:
+    """The text's code points in the narrowest array that holds them.
+
+    Encoding is most of the cost: ASCII and UTF-16 encoders copy, the UTF-32
+    one goes character by character (and is only needed beyond the BMP).
+    """
+    if text.isascii():
+        return np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+    # surrogatepass: a lone surrogate (JSON input may hold one) is a non-word character.
+    units = text.encode("utf-16-le", "surrogatepass")
+    if len(units) == 2 * len(text):  # no surrogate pairs: each unit is a code point
+        return np.frombuffer(units, dtype="<u2")
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+
+
 def word_hashes(text: str) -> U64s:
     """One 64-bit hash per word of the text, words being what re's \\w+ finds.
 
     Computed over the text's code points at once: a Python loop over the
     words costs three times as much.
     """
-    # surrogatepass: a lone surrogate (JSON input may hold one) is a non-word character.
-    points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+    points = _code_points(text)
     if not points.size:
         return np.empty(0, dtype=np.uint64)
-    word = _WORD_BMP[np.minimum(points, _BMP - 1)]
-    astral = np.flatnonzero(points >= _BMP)
-    if astral.size:  # rare: emoji, historic scripts, some CJK
+    if points.itemsize < 4:
+        word = _WORD_BMP[points]
+    else:
+        word = _WORD_BMP[np.minimum(points, _BMP - 1)]
+        astral = np.flatnonzero(points >= _BMP)  # rare: emoji, historic scripts, some CJK
         word[astral] = [chr(c).isalnum() for c in points[astral].tolist()]
     starts = np.flatnonzero(word & ~np.concatenate(([False], word[:-1])))
     if not starts.size:

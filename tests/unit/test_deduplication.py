@@ -225,3 +225,12 @@ def test_quote_marks_and_spacing_do_not_change_the_hash() -> None:
 def test_line_hashes_hash_each_line_as_line_hash_does(text: str) -> None:
     assert line_hashes(text) == [line_hash(line) for line in text.splitlines()]
     assert line_hash(" \t ") == BLANK
+
+
+def test_line_hashes_agree_with_line_hash_on_random_spacing() -> None:
+    pieces = ["a", "Bc", "ß", "İ", "é", "Σ", " ", "  ", "\t", "\n", "\n\n", "\r\n", "\xa0",
+              "\u2028", "\x0c", "\x85", "\u200b", "—", "🙂"]  # fmt: skip
+    shuffle = random.Random(3)
+    for _ in range(3000):
+        text = "".join(shuffle.choices(pieces, k=shuffle.randrange(0, 25)))
+        assert line_hashes(text) == [line_hash(line) for line in text.splitlines()], repr(text)

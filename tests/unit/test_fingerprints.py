@@ -76,3 +76,13 @@ def test_a_word_hashes_alike_anywhere_in_a_long_text() -> None:
     far = word_hashes("filler " * 20_000 + "harbour strike")
     assert [int(h) for h in far[-2:]] == [int(h) for h in word_hashes("harbour strike")]
     assert len(set(far[:-2].tolist())) == 1
+
+
+def test_a_word_hashes_alike_whatever_characters_share_its_text() -> None:
+    # ASCII, other BMP and astral texts take different encodings to code points.
+    words = ["harbour", "strike", "ends"]
+    for extra in ["", "— ", "naïve ", "🙂 ", "\U00010348 "]:
+        hashes = word_hashes(extra + " ".join(words))
+        assert [int(h) for h in hashes[-3:]] == [int(word_hashes(w)[0]) for w in words], extra
+    # a𐍈b is one word; a lone surrogate is no word character.
+    assert len(word_hashes("🙂 a\U00010348b \ud800 c")) == 2

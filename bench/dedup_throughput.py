@@ -47,7 +47,7 @@ History model (what the N founders look like; every figure is a constant below):
 - Publication: founders spread over HISTORY_DAYS (60) days ending at END; new
   articles in its last day, so the 14-day window keeps about a quarter.
 - Every founder has its news.articles row (short placeholder body, own story
-  cluster), since seed_index LEFT JOINs news.articles for the cluster id, and
+  cluster), since stored_founders LEFT JOINs news.articles for the cluster id, and
   its lines in news.dedup_site_lines (SITES outlets, each with a few
   boilerplate lines counted in half its articles, other lines unique).
 
@@ -67,10 +67,10 @@ Measured phase: a fresh process pinned to one core runs what
 pipeline.deduplicate runs for a run's staged articles, minus reading them
 from news.staged_articles and saving the decisions: existing_urls, then
 clustering.cluster_batch (the stale fingerprint check, known content
-hashes, line hashes, stored site-line counts, fingerprints, seed_index, seed
-and assign, the lookups on a database thread of the same pinned process
-while the main thread computes), by default on the whole batch in
-one call (one DAG run), or in --batch sized chunks (each with its own
+hashes, line hashes, stored site-line counts, fingerprints, seed_index, seed,
+stored_founders and assign, the lookups on a database thread of the same
+pinned process while the main thread computes), by default on the whole
+batch in one call (one DAG run), or in --batch sized chunks (each with its own
 connection and index; the benchmark stores nothing, so a rewrite of an
 article of an earlier chunk is not found). docs/s is new articles
 over the wall time of all of it (PostgreSQL's own work included, its backend

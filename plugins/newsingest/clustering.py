@@ -1,10 +1,14 @@
 """Clustering a run's new articles against the near-duplicate state in the warehouse.
 
-The lookups run on a database thread while this one fingerprints and
-assigns: the batch goes through in chunks, in processing order, so that the
-database reads one chunk's state while the previous chunk is computed. The
-decisions do not depend on the chunk size: each shingle's stored state is
-read once, before the first document holding it is assigned (tested).
+The lookups run on a database thread while this one hashes, fingerprints
+and assigns: the batch goes through in chunks, in processing order, so that
+the database reads one chunk's state while another is computed. A chunk's
+lookups are the stored counts of its lines, the postings of its new
+shingles (founder ids), then the few founders that one of its documents
+shares enough samples with (read ahead of the queue: its assignment waits
+for them). The decisions do not depend on the chunk size: each shingle's
+stored state is read once, before the first document holding it is
+assigned (tested).
 """
 
 from __future__ import annotations

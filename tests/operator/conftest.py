@@ -14,15 +14,40 @@ from typing import Any
 
 import pytest
 import requests
+from psycopg.conninfo import conninfo_to_dict
+from sqlalchemy.engine import URL
 
 from newsingest.demo.runner import airflow_env, init_metadata, warehouse_env, write_registry
 
 from .standalone import USERNAME, Standalone, free_port, stop
 
 
+def metadata_url(dsn: str) -> str:
+    """Airflow's SQLAlchemy URL of a PostgreSQL database given as a libpq DSN.
+
+    psycopg2 is the driver apache-airflow-providers-postgres brings along.
+    """
+    params = conninfo_to_dict(dsn)
+    url = URL.create(
+        "postgresql+psycopg2",
+        username=params.get("user"),
+        password=params.get("password"),
+        host=params.get("host"),
+        port=int(params["port"]) if params.get("port") else None,
+        database=params.get("dbname"),
+    )
+    return url.render_as_string(hide_password=False)
+
+
 @pytest.fixture
-def standalone(tmp_path: Path, warehouse_dsn: str, demo_site: Any) -> Iterator[Standalone]:
+def standalone(
+    tmp_path: Path, warehouse_dsn: str, demo_site: Any, empty_database: str
+) -> Iterator[Standalone]:
     """`airflow standalone` with the project's DAGs, the demo registry and a fresh warehouse.
+
+    Its metadata lives in PostgreSQL, as in production: on SQLite, a CLI
+    command writing next to the running scheduler could fail at once with
+    "database is locked" (SQLite refuses a lock upgrade rather than wait).
 
     Stops every process it started, also when the test fails, and fails the teardown when any
     of them outlives SIGKILL.
@@ -46,7 +71,7 @@ def standalone(tmp_path: Path, warehouse_dsn: str, demo_site: Any) -> Iterator[S
             **newsingest,
             # Pinned so that nothing in the caller's environment redirects this instance.
             "AIRFLOW_CONFIG": str(home / "airflow.cfg"),
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url(empty_database),
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__PARALLELISM": "2",
             "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",

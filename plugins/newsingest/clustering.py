@@ -38,13 +38,17 @@ from newsingest.shingle_table import I64, absent, distinct
 LOGGER = logging.getLogger(__name__)
 
 # Documents in the first lookup; each next one is twice as large, up to
-# CHUNK_MAX. A small first chunk gets the database going early; large ones
-# let the probes of one lookup share index pages. bench/dedup_throughput.py,
-# 1M founders, PostgreSQL's default 128 MB of shared buffers: these 1,370
-# docs/s; equal chunks of 500 docs 1,130/s, 1,000 docs 1,160/s, 2,500 docs
-# 1,210/s; shrinking the last chunks too (a shorter tail) 1,367/s.
-CHUNK = 500
-CHUNK_MAX = 4000
+# CHUNK_MAX. A small first chunk gets the database going early; later ones
+# are large enough for the probes of one lookup to share index pages, and
+# small enough that assigning the last one, which waits for its lookups, is
+# short. bench/dedup_throughput.py, 1M founders, PostgreSQL's default 128 MB
+# of shared buffers, best of three runs (they vary by about 50): 1,000 then
+# up to 2,000 docs 1,843 docs/s; 500 up to 2,000 1,813; 250 up to 2,000
+# 1,776; 500 up to 4,000 1,761; 500 up to 8,000 1,739; 500 up to 1,000
+# 1,740; equal chunks of 1,000 1,770. At 100,000 founders: 1,951 against
+# 1,919 for 500 up to 4,000.
+CHUNK = 1000
+CHUNK_MAX = 2000
 
 Timer = Callable[[str], AbstractContextManager[None]]
 T = TypeVar("T")

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import random
 import re
+import unicodedata
 
 import pytest
 
-from newsingest.fingerprints import ALGORITHM, normalise, sample, word_hashes
+from newsingest.fingerprints import (
+    ALGORITHM,
+    MIN_UNQUOTED_SHARE,
+    QUOTED,
+    normalise,
+    sample,
+    word_hashes,
+)
 
 TEXT = (
     "The harbour strike that paralysed container traffic for six days ended on Friday after "
@@ -86,3 +95,17 @@ def test_a_word_hashes_alike_whatever_characters_share_its_text() -> None:
         assert [int(h) for h in hashes[-3:]] == [int(word_hashes(w)[0]) for w in words], extra
     # a𐍈b is one word; a lone surrogate is no word character.
     assert len(word_hashes("🙂 a\U00010348b \ud800 c")) == 2
+
+
+def test_normalise_is_nfkc_then_quotes_then_casefold() -> None:
+    def reference(text: str) -> str:
+        text = unicodedata.normalize("NFKC", text)
+        unquoted = QUOTED.sub(" ", text)
+        return (unquoted if len(unquoted) >= MIN_UNQUOTED_SHARE * len(text) else text).casefold()
+
+    pieces = ["Wait", "…", "\u0301", "e", "ß", "ΣΑΣ", "½", "™", "“quoted”", '"', " ", "\n",
+              "ﬁ", "İ", "\u00a0", "Ǆ", "…\u0301", "a\u0308"]  # fmt: skip
+    shuffle = random.Random(5)
+    for _ in range(3000):
+        text = "".join(shuffle.choices(pieces, k=shuffle.randrange(0, 20)))
+        assert normalise(text) == reference(text), repr(text)

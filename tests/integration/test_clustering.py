@@ -110,15 +110,16 @@ def test_results_do_not_depend_on_the_chunk_size(seeded: tuple[str, list[DedupDo
     assert [r.samples for r in cluster(dsn, list(reversed(docs)), 3)] == [r.samples for r in whole]
 
 
+@pytest.mark.parametrize("lookup", ["site_line_counts", "seed_index", "stored_founders"])
 def test_a_failing_lookup_raises_and_leaves_nothing_running(
-    seeded: tuple[str, list[DedupDoc]], monkeypatch: pytest.MonkeyPatch
+    seeded: tuple[str, list[DedupDoc]], monkeypatch: pytest.MonkeyPatch, lookup: str
 ) -> None:
     dsn, docs = seeded
 
     def broken(*args: object, **kwargs: object) -> object:
         raise RuntimeError("lookup failed")
 
-    monkeypatch.setattr(dedup_store, "seed_index", broken)
+    monkeypatch.setattr(dedup_store, lookup, broken)
     with pytest.raises(RuntimeError, match="lookup failed"):
         cluster(dsn, docs, 4)
     assert not [t for t in threading.enumerate() if t.name.startswith("dedup-lookup")]

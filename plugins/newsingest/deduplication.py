@@ -66,9 +66,9 @@ class Index:
     hashes: dict[str, tuple[str, str]] = field(default_factory=dict)
     site_lines: Counter[tuple[str, int]] = field(default_factory=Counter)
     # Stored founder ids in order, their table numbers, and the id of each number (-1: batch).
-    _stored_ids: I64 = field(default_factory=_no_ints)
-    _stored_numbers: I64 = field(default_factory=_no_ints)
-    _ids_by_number: I64 = field(default_factory=_no_ints)
+    _stored_ids: I64 = field(init=False, repr=False, default_factory=_no_ints)
+    _stored_numbers: I64 = field(init=False, repr=False, default_factory=_no_ints)
+    _ids_by_number: I64 = field(init=False, repr=False, default_factory=_no_ints)
 
     def __post_init__(self) -> None:
         self.table = ShingleTable(self.df_cap)

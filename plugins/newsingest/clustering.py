@@ -110,7 +110,7 @@ class _LookupThread:
     """The one thread that runs the lookups on the connection: in order, urgent ones first.
 
     A chunk's founders are read once its assignment is next: that read must
-    not queue behind the frequency lookups of every later chunk.
+    not queue behind the postings lookups of every later chunk.
     """
 
     def __init__(self) -> None:

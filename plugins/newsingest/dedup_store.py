@@ -163,7 +163,10 @@ def seed_index(conn: Connection, shingles: Iterable[int] | I64, *, df_cap: int) 
             {"s": _Int8Array(wanted), "cap": df_cap},
         ).fetchone()
     posted, posted_by = (_int8s(row[0]), _int8s(row[1])) if row else (_int8s(None), _int8s(None))
-    # Rows come shingle by shingle, in the order asked (sorted): runs are shingles.
+    # Rows come shingle by shingle in the order asked, but SQL promises no
+    # order: sorted here (a stable sort of sorted runs is a linear pass).
+    order = np.argsort(posted, kind="stable")
+    posted, posted_by = posted[order], posted_by[order]
     starts = np.flatnonzero(run_starts(posted))
     found, counts = posted[starts], np.diff(starts, append=posted.size)
     informative = np.repeat(counts < df_cap, counts)

@@ -40,7 +40,7 @@ History model (what the N founders look like; every figure is a constant below):
   it (founder ids follow publication order), so a shingle's postings count
   its founders up to the cap; size counts a founder's posted samples.
 - The new articles' own shingles are stock with the same probability and law
-  (their stock ones are placed in the history, so df lookups hit as they
+  (their stock ones are placed in the history, so postings lookups hit as they
   would), and a shingle shared by several of the new texts gets at least its
   frequency among them (phrases the real texts share: this raises the
   founders' stock share above STOCK_SHARE when they share much).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
@@ -26,6 +27,7 @@ from newsingest.deduplication import (
 from newsingest.fingerprints import content_hash
 from newsingest.records import DedupDoc
 from newsingest.settings import Settings
+from newsingest.shingle_table import I64
 
 SETTINGS = Settings()
 rng = random.Random(7)
@@ -150,20 +152,34 @@ def stored_state(samples: tuple[int, ...] | list[int], founder_id: int) -> Store
     )
 
 
-def test_seeded_history_is_matched() -> None:
+@dataclass
+class Rewrite:
+    """A stored founder (id 42, its postings seeded into `index`) and a new rewrite of it."""
+
+    founder_size: int
+    index: Index
+    new: DedupDoc
+    samples: dict[str, I64]
+
+
+def rewrite_of_a_stored_founder() -> Rewrite:
     wire = story()
     (founder,) = deduplicate([doc("stored", wire, day=20)], Index(SETTINGS.dedup_df_cap), SETTINGS)
-    history = Index(df_cap=SETTINGS.dedup_df_cap)
-    seed(history, stored_state(founder.samples, 42))
+    index = Index(df_cap=SETTINGS.dedup_df_cap)
+    seed(index, stored_state(founder.samples, 42))
     new = doc("new", spin(wire, 0.1))
-    samples = fingerprint_batch([new], history, SETTINGS)
-    wanted = unread_founders([new], samples, history, SETTINGS)
+    return Rewrite(len(founder.samples), index, new, fingerprint_batch([new], index, SETTINGS))
+
+
+def test_seeded_history_is_matched() -> None:
+    case = rewrite_of_a_stored_founder()
+    wanted = unread_founders([case.new], case.samples, case.index, SETTINGS)
     assert wanted.tolist() == [42]
-    stored = StoredFounder("stored", len(founder.samples), datetime(2022, 1, 20, tzinfo=UTC), 7)
-    admit(history, wanted, {42: stored})
-    assert history.founder("stored") == Founder("stored", "cluster:7", len(founder.samples),
-                                                datetime(2022, 1, 20, tzinfo=UTC))  # fmt: skip
-    (result,) = assign([new], samples, history, SETTINGS)
+    stored = StoredFounder("stored", case.founder_size, datetime(2022, 1, 20, tzinfo=UTC), 7)
+    admit(case.index, wanted, {42: stored})
+    assert case.index.founder("stored") == Founder("stored", "cluster:7", case.founder_size,
+                                                   datetime(2022, 1, 20, tzinfo=UTC))  # fmt: skip
+    (result,) = assign([case.new], case.samples, case.index, SETTINGS)
     assert result.cluster_key == "cluster:7"
     assert result.duplicate_of == "stored"
 
@@ -181,27 +197,18 @@ def test_only_founders_sharing_enough_samples_are_read() -> None:
 
 
 def test_a_founder_read_outside_the_window_is_not_compared() -> None:
-    wire = story()
-    (founder,) = deduplicate([doc("stored", wire, day=20)], Index(SETTINGS.dedup_df_cap), SETTINGS)
-    history = Index(df_cap=SETTINGS.dedup_df_cap)
-    seed(history, stored_state(founder.samples, 42))
-    new = doc("new", spin(wire, 0.1))
-    samples = fingerprint_batch([new], history, SETTINGS)
-    admit(history, unread_founders([new], samples, history, SETTINGS), {})  # not in the window
-    (result,) = assign([new], samples, history, SETTINGS)
+    case = rewrite_of_a_stored_founder()
+    wanted = unread_founders([case.new], case.samples, case.index, SETTINGS)
+    admit(case.index, wanted, {})  # not in the window
+    (result,) = assign([case.new], case.samples, case.index, SETTINGS)
     assert result.relation == "original"
-    assert history.founder("stored") is None
+    assert case.index.founder("stored") is None
 
 
 def test_comparing_a_founder_never_read_is_an_error() -> None:
-    wire = story()
-    (founder,) = deduplicate([doc("stored", wire, day=20)], Index(SETTINGS.dedup_df_cap), SETTINGS)
-    history = Index(df_cap=SETTINGS.dedup_df_cap)
-    seed(history, stored_state(founder.samples, 42))
-    new = doc("new", spin(wire, 0.1))
-    samples = fingerprint_batch([new], history, SETTINGS)
+    case = rewrite_of_a_stored_founder()
     with pytest.raises(RuntimeError, match="stored founder 42 was compared before it was read"):
-        assign([new], samples, history, SETTINGS)
+        assign([case.new], case.samples, case.index, SETTINGS)
 
 
 def test_quote_marks_and_spacing_do_not_change_the_hash() -> None:

@@ -157,7 +157,7 @@ class _Chunk:
     samples: dict[str, I64]
     stored: Future[StoredState]
     wanted: I64 = field(default_factory=lambda: np.empty(0, np.int64))
-    founders: Future[dict[int, StoredFounder]] | None = None
+    founders: Future[dict[int, StoredFounder]] = field(default_factory=Future)
 
 
 @dataclass(slots=True)
@@ -183,18 +183,17 @@ class _Run:
     def run(self, chunks: list[list[DedupDoc]]) -> list[DedupResult]:
         """Cluster the chunks; one result per document, in chunk order."""
         hashes, line_counts = self._count_lines(chunks)
-        looked_up = np.empty(0, np.int64)
+        table = self.index.table
         for docs, counts in zip(chunks, line_counts, strict=True):
             with self.timer("wait_line_counts"):
                 self.index.site_lines.update(counts.result())
             with self.timer("fingerprint"):
                 samples = deduplication.fingerprint(docs, self.index, self.settings, hashes)
-                chunk_shingles = distinct(np.concatenate([looked_up[:0], *samples.values()]))
-                shingles = absent(chunk_shingles, looked_up)
-                # Two sorted runs: the stable sort merges them in linear time.
-                looked_up = np.sort(np.concatenate([looked_up, shingles]), kind="stable")
-                # Rows for all of them now: growing the table at every step copies it each time.
-                self.index.table.register(shingles)
+                chunk_shingles = distinct(np.concatenate([table.keys[:0], *samples.values()]))
+                # The table holds every shingle looked up so far: the new ones are looked up
+                # and get their rows now (growing the table at every step would copy it each time).
+                shingles = absent(chunk_shingles, table.keys)
+                table.register(shingles)
             lookup = partial(dedup_store.seed_index, self.conn, shingles,
                              df_cap=self.settings.dedup_df_cap)  # fmt: skip
             self.looking_up.append(_Chunk(docs, samples, self.db.submit(lookup)))
@@ -224,13 +223,13 @@ class _Run:
     def _advance(self, *, wait: bool) -> None:
         """Take every step that is ready; with wait, wait for them until all chunks are assigned."""
         while self.looking_up or self.reading:
-            if self.reading and _ready(self.reading[0].founders):
+            if self.reading and self.reading[0].founders.done():
                 self._assign(self.reading.popleft())
             elif self.looking_up and self.looking_up[0].stored.done():
                 self._seed(self.looking_up.popleft())
             elif wait and self.reading:
                 with self.timer("wait_founders"):
-                    futures.wait([f for f in (self.reading[0].founders,) if f is not None])
+                    futures.wait([self.reading[0].founders])
             elif wait:
                 with self.timer("wait_lookups"):
                     futures.wait([self.looking_up[0].stored])
@@ -246,20 +245,16 @@ class _Run:
             )
         if chunk.wanted.size:
             chunk.founders = self.db.submit(partial(self.read, chunk.wanted), urgent=True)
+        else:
+            chunk.founders.set_result({})
         self.reading.append(chunk)
 
     def _assign(self, chunk: _Chunk) -> None:
-        if chunk.founders is not None:
-            deduplication.admit(self.index, chunk.wanted, chunk.founders.result())
+        deduplication.admit(self.index, chunk.wanted, chunk.founders.result())
         with self.timer("assign"):
             self.results.extend(
                 deduplication.assign(chunk.docs, chunk.samples, self.index, self.settings)
             )
-
-
-def _ready(future: Future[Any] | None) -> bool:
-    """Whether a lookup is done (no lookup: yes)."""
-    return future is None or future.done()
 
 
 def cluster_batch(

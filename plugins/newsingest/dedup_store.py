@@ -132,6 +132,12 @@ def _int8s(raw: bytes | None) -> I64:
     return np.frombuffer(raw or b"", dtype=">i8").astype(np.int64)
 
 
+def _distinct_ints(values: Iterable[int] | I64) -> I64:
+    """Sorted distinct keys to look up, from an array or any iterable of ints."""
+    given = values if isinstance(values, np.ndarray) else list(values)
+    return distinct(np.asarray(given, dtype=np.int64))
+
+
 def seed_index(conn: Connection, shingles: Iterable[int] | I64, *, df_cap: int) -> StoredState:
     """Founder counts of the batch's shingles and the stored founders posting them.
 
@@ -148,8 +154,7 @@ def seed_index(conn: Connection, shingles: Iterable[int] | I64, *, df_cap: int) 
         shingles: every sampled shingle of the batch.
         df_cap: shingles in this many founders or more are frequent (their postings not returned).
     """
-    given = shingles if isinstance(shingles, np.ndarray) else list(shingles)
-    wanted = distinct(np.asarray(given, dtype=np.int64))
+    wanted = _distinct_ints(shingles)
     with _bulk_cursor(conn) as cursor:
         row = cursor.execute(
             """
@@ -192,8 +197,7 @@ def stored_founders(
     Returns:
         Founders by id; ids outside the window or of another algorithm are absent.
     """
-    given = founder_ids if isinstance(founder_ids, np.ndarray) else list(founder_ids)
-    wanted = distinct(np.asarray(given, dtype=np.int64))
+    wanted = _distinct_ints(founder_ids)
     if not wanted.size:
         return {}
     with _bulk_cursor(conn) as cursor:

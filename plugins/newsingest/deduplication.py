@@ -20,7 +20,7 @@ import numpy as np
 from newsingest import fingerprints
 from newsingest.records import DedupDoc, DedupResult
 from newsingest.settings import Settings
-from newsingest.shingle_table import I64, ShingleTable, absent, distinct, run_starts
+from newsingest.shingle_table import I64, ShingleTable, absent, distinct, present, run_starts
 
 LOGGER = logging.getLogger(__name__)
 
@@ -217,9 +217,9 @@ def unread_founders(
     # Searched in sorted order (far fewer cache misses); shingles not in the table have no postings.
     order = np.argsort(flat)
     flat, owner = flat[order], owner[order]
-    rows = np.minimum(np.searchsorted(table.keys, flat), max(0, table.keys.size - 1))
-    keep = table.keys[rows] == flat if table.keys.size else np.zeros(flat.size, bool)
-    keep[keep] = (table.df[rows[keep]] < index.df_cap) & (table.posted[rows[keep]] > 0)
+    known = present(flat, table.keys)
+    rows, owner = table.rows(flat[known]), owner[known]
+    keep = (table.df[rows] < index.df_cap) & (table.posted[rows] > 0)
     posted = table.founders[rows[keep]]
     hit = posted >= 0
     # (document, founder) pairs as one int64 each, counted by sorting.

@@ -24,12 +24,18 @@ def distinct(values: I64) -> I64:
     return found
 
 
+def present(values: I64, keys: I64) -> npt.NDArray[np.bool_]:
+    """Whether each value is among the sorted keys."""
+    if not keys.size:
+        return np.zeros(values.size, dtype=bool)
+    at = np.minimum(np.searchsorted(keys, values), keys.size - 1)
+    found: npt.NDArray[np.bool_] = keys[at] == values
+    return found
+
+
 def absent(values: I64, keys: I64) -> I64:
     """The values not among the sorted keys."""
-    if not keys.size:
-        return values
-    at = np.minimum(np.searchsorted(keys, values), keys.size - 1)
-    missing: I64 = values[keys[at] != values]
+    missing: I64 = values[~present(values, keys)]
     return missing
 
 

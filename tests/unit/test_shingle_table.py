@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from newsingest.shingle_table import ShingleTable, absent, distinct
+from newsingest.shingle_table import ShingleTable, absent, distinct, present
 
 LOWEST, HIGHEST = -(1 << 63), (1 << 63) - 1
 
@@ -18,6 +18,8 @@ def test_distinct_and_absent() -> None:
     assert distinct(ints()).tolist() == []
     assert absent(ints(1, 4, 9), ints(2, 4, 8)).tolist() == [1, 9]
     assert absent(ints(1, 4), ints()).tolist() == [1, 4]
+    assert present(ints(1, 4, 9), ints(2, 4, 8)).tolist() == [False, True, False]
+    assert present(ints(1), ints()).tolist() == [False]
 
 
 def test_register_keeps_existing_rows_when_growing() -> None:

@@ -1,17 +1,26 @@
 """Near-duplicate benchmark: the project's clusterer against datasketch MinHashLSH, same documents.
 
-Quality: a labelled set generated (newsingest.variants, fixed seed) from the
-English texts of ../shared/datasets/extraction-dev; prints pairwise and
-B-cubed scores, linkage per rewrite kind and hard-negative false merges for
-both engines. Throughput (--history N): see bench/dedup_throughput.py.
+Quality, on two labelled sets generated from the texts of
+../shared/datasets/extraction-dev (read at bench time, never copied):
 
-    python bench/dedup.py [--seed 20240501] [--variants 4]
+- the project's set (newsingest.variants, fixed seed), clustered with the
+  documents' sites and dates and again text-only;
+- an independent set (bench/copygen.py, written apart from the engine),
+  text-only through `newsingest dedup`'s reader, on two halves of the texts
+  with two seeds: thresholds were chosen on the first, the second reports.
+
+It prints pairwise and B-cubed scores, linkage per kind and hard-negative
+false merges for newsingest and datasketch MinHashLSH. Throughput
+(--history N): see bench/dedup_throughput.py.
+
+    python bench/dedup.py [--seed 20240501] [--variants 4] [--copygen-seeds 1 2]
     python bench/dedup.py --history 1000000 [--new 10000]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections import Counter, defaultdict
@@ -20,9 +29,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import copygen
 import devset
 from datasketch import MinHash, MinHashLSH
 
+from newsingest import dedup_jsonl
 from newsingest.deduplication import Index, deduplicate
 from newsingest.fingerprints import content_hash
 from newsingest.records import DedupDoc
@@ -36,7 +47,7 @@ SECONDARY: dict[str, str | None] = {}
 
 
 def project(docs: Sequence[LabelledDoc]) -> dict[str, str]:
-    """Cluster with newsingest's engine on an empty index (what `newsingest dedup` does)."""
+    """Cluster with newsingest's engine on an empty index, given sites and dates."""
     settings = load_settings()
     batch = [
         DedupDoc(doc_id=d.doc_id, text=d.text, published_at=d.published_at, site=d.site,
@@ -48,7 +59,15 @@ def project(docs: Sequence[LabelledDoc]) -> dict[str, str]:
     return {r.canonical_url: r.cluster_key for r in results}
 
 
-def minhash_lsh(docs: Sequence[LabelledDoc]) -> dict[str, str]:
+def text_only(docs: Sequence[copygen.Doc | LabelledDoc]) -> dict[str, str]:
+    """Cluster {id, text} lines as `newsingest dedup --input` reads them (no site, URL or date)."""
+    lines = [json.dumps({"id": d.doc_id, "text": d.text}) for d in docs]
+    rows = dedup_jsonl.cluster(dedup_jsonl.read_docs(lines), load_settings())
+    SECONDARY.update({row["id"]: row["secondary_id"] for row in rows})
+    return {row["id"]: str(row["cluster_id"]) for row in rows}
+
+
+def minhash_lsh(docs: Sequence[LabelledDoc | copygen.Doc]) -> dict[str, str]:
     """datasketch MinHashLSH, char 5-grams, 128 permutations, threshold 0.5, union of matches."""
     lsh = MinHashLSH(threshold=0.5, num_perm=128)
     parent: dict[str, str] = {}
@@ -59,7 +78,7 @@ def minhash_lsh(docs: Sequence[LabelledDoc]) -> dict[str, str]:
             key = parent[key]
         return key
 
-    for doc in sorted(docs, key=lambda d: (d.published_at, d.doc_id)):
+    for doc in sorted(docs, key=lambda d: (getattr(d, "published_at", 0), d.doc_id)):
         text = " ".join(doc.text.lower().split())
         signature = MinHash(num_perm=128)
         signature.update_batch([text[i : i + 5].encode("utf-8") for i in range(len(text) - 4)])
@@ -151,12 +170,71 @@ def real_pairs() -> str:
             f"comment guidelines wrongly merged: {merged}/{len(nfl)}")  # fmt: skip
 
 
+def _report(name: str, gold: dict[str, str], predicted: dict[str, str], seconds: float) -> None:
+    p, r, f = pairwise(gold, predicted)
+    print(f"{name}: pairwise precision={p:.3f} recall={r:.3f} f1={f:.3f} "
+          f"bcubed_f1={bcubed(gold, predicted):.3f} docs/s={len(gold) / seconds:.0f}")  # fmt: skip
+
+
+def copygen_linkage(docs: Sequence[copygen.Doc], predicted: dict[str, str]) -> str:
+    """Per copy kind, share linked to its original; per negative kind, share merged; secondaries."""
+    sizes = Counter(predicted.values())
+    found: dict[str, list[bool]] = defaultdict(list)
+    for doc in docs:
+        if doc.kind in copygen.COPY_KINDS or doc.kind == "same_topic":
+            found[doc.kind].append(predicted[doc.doc_id] == predicted[doc.source])
+        elif doc.kind == "footer":
+            found[doc.kind].append(sizes[predicted[doc.doc_id]] > 1)
+    stitched = [d for d in docs if d.kind == "stitched"]
+    story = {d.doc_id: d.story for d in docs}
+    # The second story's founder may be any of its documents (text-only: no dates to order by).
+    recorded = sum(story.get(SECONDARY.get(d.doc_id) or "") == story[d.secondary] for d in stitched)
+    parts = [f"{k}={sum(v) / len(v):.2f}" for k, v in sorted(found.items())
+             if k in copygen.COPY_KINDS]  # fmt: skip
+    merged = [f"{k}={sum(v)}/{len(v)}" for k, v in sorted(found.items())
+              if k in copygen.NEGATIVE_KINDS]  # fmt: skip
+    return (f"  linkage: {', '.join(parts)}\n  hard negatives merged: {', '.join(merged)}; "
+            f"stitched with their second story recorded: {recorded}/{len(stitched)}")  # fmt: skip
+
+
+def run_copygen(seeds: Sequence[int]) -> list[tuple[float, float, float, float]]:
+    """The independent set, one half of the texts per seed; returns newsingest's scores per half."""
+    halves = copygen.halves(devset.all_texts())
+    scores = []
+    for half, (seed, texts) in enumerate(zip(seeds, halves, strict=False)):
+        docs = copygen.generate(texts, seed=seed)
+        gold = {d.doc_id: d.story for d in docs}
+        kinds = Counter(d.kind for d in docs)
+        role = "thresholds chosen on it" if half == 0 else "held out: reported"
+        print(f"\ncopygen half {half} seed {seed} ({role}): {len(docs)} documents from "
+              f"{len(texts)} texts; kinds: {dict(sorted(kinds.items()))}")  # fmt: skip
+        for name, engine in (("newsingest text-only", text_only), ("datasketch", minhash_lsh)):
+            SECONDARY.clear()
+            started = time.perf_counter()
+            predicted = engine(docs)
+            _report(f"  {name}", gold, predicted, time.perf_counter() - started)
+            print("  " + copygen_linkage(docs, predicted).replace("\n", "\n  "))
+            if name != "datasketch":
+                p, r, f = pairwise(gold, predicted)
+                negatives = [d for d in docs if d.kind in copygen.NEGATIVE_KINDS]
+                sizes = Counter(predicted.values())
+                merged = sum(
+                    (predicted[d.doc_id] == predicted[d.source]) if d.source
+                    else sizes[predicted[d.doc_id]] > 1
+                    for d in negatives
+                )  # fmt: skip
+                scores.append((p, r, f, merged / max(1, len(negatives))))
+    return scores
+
+
 def main() -> None:
-    """Generate the set, run both engines, print the comparison."""
+    """Generate the sets, run the engines, print the comparison."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seed", type=int, default=20240501)
     parser.add_argument("--variants", type=int, default=4, help="rewrites per story")
     parser.add_argument("--limit", type=int, default=0, help="use at most this many texts")
+    parser.add_argument("--copygen-seeds", type=int, nargs=2, default=(1, 2),
+                        help="seeds of the independent set's two halves")  # fmt: skip
     parser.add_argument(
         "--history", type=int, default=0, help="throughput against this many stored founders"
     )
@@ -176,7 +254,11 @@ def main() -> None:
     print(f"labelled set: {len(docs)} documents from {len(texts)} texts (seed {args.seed}); "
           f"{len(set(gold.values()))} stories; kinds: {dict(sorted(kinds.items()))}")  # fmt: skip
     scores = {}
-    for name, engine in (("newsingest", project), ("datasketch", minhash_lsh)):
+    engines = (("newsingest", project), ("newsingest text-only", text_only),
+               ("datasketch", minhash_lsh))  # fmt: skip
+    stitched = 0.0
+    for name, engine in engines:
+        SECONDARY.clear()
         started = time.perf_counter()
         predicted = engine(docs)
         elapsed = time.perf_counter() - started
@@ -190,9 +272,15 @@ def main() -> None:
         print(
             "  linkage: " + ", ".join(f"{k}={v:.2f}" for k, v in linkage(docs, predicted).items())
         )
+        if name == "newsingest":
+            stitched = stitched_secondaries(docs, SECONDARY)
     print(f"\nnewsingest: stitched pages with their second story recorded: "
-          f"{stitched_secondaries(docs, SECONDARY):.2f}; {real_pairs()}")  # fmt: skip
-    p, r, f, merged = scores["newsingest"]
+          f"{stitched:.2f}; {real_pairs()}")  # fmt: skip
+    held = run_copygen(args.copygen_seeds)
+    for half, (p, r, f, merged) in enumerate(held):
+        print(f"copygen_half{half} precision={p:.3f} recall={r:.3f} f1={f:.3f} "
+              f"false_merge={merged:.3f}")  # fmt: skip
+    p, r, f, merged = scores["newsingest text-only"]
     print(f"\nf1 ratio newsingest/datasketch: {f / scores['datasketch'][2]:.2f}")
     print(f"precision={p:.3f} recall={r:.3f} f1={f:.3f} false_merge={merged:.3f} "
           f"baseline_f1={scores['datasketch'][2]:.3f}")  # fmt: skip

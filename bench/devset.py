@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-DEVSET = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "extraction-dev"
+# Beside the checkout; a worktree elsewhere names it with NEWSINGEST_DEVSET.
+DEVSET = Path(
+    os.environ.get("NEWSINGEST_DEVSET")
+    or Path(__file__).resolve().parents[2] / "shared" / "datasets" / "extraction-dev"
+)
 COMMENTS_MARKER = "!@#$%^&*()  COMMENTS"
 # Pages stored twice or one story twice (README "Known quirks"): kept out of the text pool.
 DUPLICATES = {
@@ -53,6 +58,18 @@ def english_texts(min_words: int = 250) -> list[tuple[str, str]]:
     found = []
     for entry in manifest():
         if entry["flags"] or entry["id"] in DUPLICATES or entry.get("lang") != "en":
+            continue
+        text = truth(entry)
+        if len(text.split()) >= min_words:
+            found.append((entry["id"], text))
+    return found
+
+
+def all_texts(min_words: int = 200) -> list[tuple[str, str]]:
+    """(id, text) of clean truths of every language, long enough to be news articles."""
+    found = []
+    for entry in manifest():
+        if entry["flags"] or entry["id"] in DUPLICATES:
             continue
         text = truth(entry)
         if len(text.split()) >= min_words:

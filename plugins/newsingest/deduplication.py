@@ -1,9 +1,12 @@
-"""Story clustering: exact copies by content hash, rewrites by sampled-shingle containment.
+"""Story clustering: exact copies by content hash, rewrites in two stages.
 
 Each cluster has one founder, the article that opened it; new articles are
 compared with founders only, so clusters never chain through intermediate
-rewrites. The same code runs on an empty index (`newsingest dedup`) and on an
-index seeded from the warehouse (the DAG).
+rewrites. Candidates are the founders sharing a few sampled word 3-grams with
+an article; each is then verified on the texts by sentence alignment
+(newsingest.verification), quotes and boilerplate (per site, and site-free:
+newsingest.boilerplate) left out. The same code runs on an empty index
+(`newsingest dedup`) and on an index seeded from the warehouse (the DAG).
 """
 
 from __future__ import annotations
@@ -17,10 +20,11 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from newsingest import fingerprints
+from newsingest import boilerplate, fingerprints, verification
 from newsingest.records import DedupDoc, DedupResult
 from newsingest.settings import Settings
 from newsingest.shingle_table import I64, ShingleTable, absent, distinct, present, run_starts
+from newsingest.verification import Sketch
 
 LOGGER = logging.getLogger(__name__)
 
@@ -36,6 +40,7 @@ class Founder:
     cluster_key: str
     size: int  # informative samples when it was indexed
     published_at: datetime | None
+    sketch: Sketch = verification.EMPTY  # what verification compares
 
 
 # A stored founder that was read and is outside the window or of another
@@ -65,6 +70,9 @@ class Index:
     numbers: dict[str, int] = field(default_factory=dict)  # table number by founder key
     hashes: dict[str, tuple[str, str]] = field(default_factory=dict)
     site_lines: Counter[tuple[str, int]] = field(default_factory=Counter)
+    # Lines that are boilerplate whatever their site (boilerplate.batch_boilerplate).
+    boilerplate: frozenset[int] = frozenset()
+    sketches: dict[str, Sketch] = field(default_factory=dict)  # the batch's, by doc id
     # Stored founder ids in order, their table numbers, and the id of each number (-1: batch).
     _stored_ids: I64 = field(init=False, repr=False, default_factory=_no_ints)
     _stored_numbers: I64 = field(init=False, repr=False, default_factory=_no_ints)
@@ -108,8 +116,16 @@ class Index:
 
 
 def processing_order(docs: Iterable[DedupDoc]) -> list[DedupDoc]:
-    """Earliest published first (undated last), then by id: input order never matters."""
-    return sorted(docs, key=lambda d: (d.published_at or _LATEST, d.doc_id))
+    """Earliest published first, then by id; undated ones last, longest first.
+
+    Input order never matters. Among undated documents (a text-only batch),
+    the fullest text founds its story: a truncated or partial copy then
+    finds its sentences in the founder.
+    """
+    return sorted(
+        docs,
+        key=lambda d: (d.published_at or _LATEST, 0 if d.published_at else -len(d.text), d.doc_id),
+    )
 
 
 def line_hash(line: str) -> int:
@@ -137,8 +153,8 @@ def line_hashes(text: str) -> list[int]:
 
 
 def batch_line_hashes(docs: Iterable[DedupDoc]) -> dict[str, list[int]]:
-    """line_hashes of each document with a site (only those have boilerplate stripped)."""
-    return {doc.doc_id: line_hashes(doc.text) for doc in docs if doc.site}
+    """line_hashes of each document."""
+    return {doc.doc_id: line_hashes(doc.text) for doc in docs}
 
 
 def site_line_keys(doc: DedupDoc, hashes: list[int] | None = None) -> set[tuple[str, int]]:
@@ -179,6 +195,7 @@ class StoredFounder:
     size: int
     published_at: datetime | None
     cluster_id: int | None
+    sketch: bytes = b""  # verification.Sketch.to_bytes()
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,26 +260,30 @@ def admit(index: Index, founder_ids: I64, founders: Mapping[int, StoredFounder])
             continue
         key, cluster = stored.canonical_url, stored.cluster_id
         cluster_key = f"cluster:{cluster}" if cluster is not None else key
-        index.numbered[number] = Founder(key, cluster_key, stored.size, stored.published_at)
+        index.numbered[number] = Founder(
+            key, cluster_key, stored.size, stored.published_at, verification.decode(stored.sketch)
+        )
         index.numbers[key] = number
 
 
 def strip_boilerplate(
     doc: DedupDoc, index: Index, settings: Settings, hashes: list[int] | None = None
 ) -> str:
-    """Drop lines its site repeats across many documents (footers, prompts, disclaimers).
+    """Drop boilerplate lines: those of the index's site-free set, those its site repeats.
 
     Args:
         doc: the document.
-        index: per-site line counts.
-        settings: the boilerplate threshold.
+        index: per-site line counts and site-free boilerplate.
+        settings: the per-site boilerplate threshold.
         hashes: the document's line_hashes, when already computed.
     """
-    if not doc.site:
-        return doc.text
-    limit, counts = settings.dedup_boilerplate_docs, index.site_lines.get
+    limit, counts, common = settings.dedup_boilerplate_docs, index.site_lines.get, index.boilerplate
     hashes = line_hashes(doc.text) if hashes is None else hashes
-    dropped = [h != BLANK and counts((doc.site, h), 0) >= limit for h in hashes]
+    site = doc.site
+    dropped = [
+        h != BLANK and (h in common or (bool(site) and counts((site, h), 0) >= limit))
+        for h in hashes
+    ]
     if not any(dropped):
         return doc.text
     lines = doc.text.splitlines()
@@ -276,27 +297,24 @@ def _within_window(a: datetime | None, b: datetime | None, settings: Settings) -
     return abs(a - b) <= timedelta(days=settings.dedup_window_days)
 
 
-def _decide(
-    doc: DedupDoc, informative: I64, index: Index, settings: Settings
-) -> DedupResult | None:
-    """Match one document against the founders; None when it opens a new story.
+def _candidates(doc: DedupDoc, informative: I64, index: Index, settings: Settings) -> list[Founder]:
+    """Founders sharing enough samples with a document, most shared first (stage 1).
 
     Args:
         doc: the document.
         informative: table rows of its informative samples.
         index: founders and postings.
-        settings: thresholds and window.
+        settings: candidate thresholds and window.
     """
     posted = index.table.founders[informative]
     hits = np.sort(posted[posted >= 0])
     if hits.size < settings.dedup_min_shared:
-        return None
-    # Founders and how many samples each shares.
+        return []
     starts = np.flatnonzero(run_starts(hits))
     numbers, shared = hits[starts], np.diff(starts, append=hits.size)
     enough = shared >= settings.dedup_min_shared
     size = max(1, informative.size)
-    scored: list[tuple[float, int, int, Founder]] = []
+    scored: list[tuple[int, str, Founder]] = []
     for number, count in zip(numbers[enough].tolist(), shared[enough].tolist(), strict=True):
         founder = index.numbered[number]
         if founder is None:  # unread_founders reads every founder a decision meets
@@ -306,34 +324,67 @@ def _decide(
             continue
         if not _within_window(doc.published_at, founder.published_at, settings):
             continue
-        containment = count / max(1, min(size, founder.size))
-        if containment >= settings.dedup_near_threshold:
-            scored.append((containment, count, number, founder))
-    if not scored:
+        if count / max(1, min(size, founder.size)) >= settings.dedup_near_threshold:
+            scored.append((-count, founder.key, founder))
+    scored.sort(key=lambda item: item[:2])
+    return [founder for _, _, founder in scored[: settings.dedup_candidates]]
+
+
+def _decide(
+    doc: DedupDoc, informative: I64, index: Index, settings: Settings
+) -> DedupResult | None:
+    """Match one document against the founders; None when it opens a new story.
+
+    Candidates are verified by sentence alignment; the document joins the
+    one whose alignment covers most. Another candidate, of another cluster,
+    aligned with enough of the rest of the text is the page's second story
+    (stitched); when both verify, the page joins the one it starts with.
+
+    Args:
+        doc: the document.
+        informative: table rows of its informative samples.
+        index: founders and postings.
+        settings: thresholds and window.
+    """
+    found = _candidates(doc, informative, index, settings)
+    if not found:
         return None
-    scored.sort(key=lambda item: (-item[1], -item[0], item[3].key))
-    similarity, _, best_number, best = scored[0]
-    # A stitched page: besides its main story, it holds much of another
-    # story's text that the main story does not explain.
-    secondary = None
-    if len(scored) > 1:
-        unexplained = ~(posted == best_number).any(axis=1)
-        for _, _, number, other in scored[1:]:
-            extra = int(((posted == number).any(axis=1) & unexplained).sum())
-            if (
-                other.cluster_key != best.cluster_key
-                and extra >= settings.dedup_min_shared
-                and extra / max(1, min(size, other.size)) >= settings.dedup_secondary_share
-            ):
-                secondary = other
-                break
+    own = index.sketches.get(doc.doc_id, verification.EMPTY)
+    aligned = [
+        (verification.align(own, founder.sketch, settings.dedup_sentence_share), founder)
+        for founder in found
+    ]
+    # Text aligned only well after the start of the document, or far into
+    # the founder, is a stitched page's second story: not the story either is about.
+    verified = [
+        (a, f)
+        for a, f in aligned
+        if a.share >= settings.dedup_verify_share
+        and a.start <= settings.dedup_max_offset
+        and a.offset <= settings.dedup_max_founder_offset
+    ]
+    if not verified:
+        return None
+    best_alignment, best = max(verified, key=lambda item: item[0].share)
+    secondary: tuple[verification.Alignment, Founder] | None = None
+    extra_best, rest = 0, ~best_alignment.aligned
+    for alignment, other in aligned:
+        if other.cluster_key == best.cluster_key:
+            continue
+        extra = verification.explained(own, alignment.aligned & rest)
+        share = extra / max(1, min(own.size, other.sketch.size))
+        if share >= settings.dedup_secondary_share and extra > extra_best:
+            secondary, extra_best = (alignment, other), extra
+    if secondary is not None and secondary[0].start < best_alignment.start:
+        # Two stories on one page: the page belongs to the one it starts with.
+        secondary, (best_alignment, best) = (best_alignment, best), secondary
     return DedupResult(
         canonical_url=doc.doc_id,
         cluster_key=best.cluster_key,
         duplicate_of=best.key,
-        similarity=round(min(1.0, similarity), 4),
+        similarity=round(min(1.0, best_alignment.share), 4),
         relation="stitched" if secondary else "near",
-        secondary_of=secondary.key if secondary else None,
+        secondary_of=secondary[1].key if secondary else None,
     )
 
 
@@ -343,27 +394,30 @@ def fingerprint(
     settings: Settings,
     hashes: dict[str, list[int]],
 ) -> dict[str, I64]:
-    """Fingerprint documents, each stripped of its site's boilerplate.
+    """Fingerprint and sketch documents, each stripped of boilerplate.
 
     Args:
         docs: documents whose lines the index counts (stored and batch counts).
-        index: per-site line counts.
+        index: per-site line counts and site-free boilerplate; gets the documents' sketches.
         settings: the boilerplate threshold.
         hashes: batch_line_hashes of the documents.
 
     Returns:
         Sampled shingles per doc id.
     """
-    return {
-        d.doc_id: fingerprints.sample_array(
-            strip_boilerplate(d, index, settings, hashes.get(d.doc_id))
-        )
-        for d in docs
-    }
+    samples = {}
+    for d in docs:
+        text = strip_boilerplate(d, index, settings, hashes.get(d.doc_id))
+        samples[d.doc_id] = fingerprints.keys(text)
+        index.sketches[d.doc_id] = verification.sketch(text)
+    return samples
 
 
 def fingerprint_batch(docs: Iterable[DedupDoc], index: Index, settings: Settings) -> dict[str, I64]:
-    """Count a batch's lines, then fingerprint it (the index holds any stored line counts).
+    """Count a batch's lines, find its boilerplate, then fingerprint it.
+
+    The index holds any stored line counts; its site-free boilerplate is
+    found on the batch alone (stored lines already in it stay).
 
     Returns:
         Sampled shingles per doc id.
@@ -371,6 +425,9 @@ def fingerprint_batch(docs: Iterable[DedupDoc], index: Index, settings: Settings
     batch = list(docs)
     hashes = batch_line_hashes(batch)
     count_batch_lines(batch, index, hashes)
+    index.boilerplate |= boilerplate.batch_boilerplate(
+        batch, hashes, {}, settings.dedup_boilerplate_contexts
+    )
     return fingerprint(batch, index, settings, hashes)
 
 
@@ -421,13 +478,15 @@ def assign(
         informative = rows[table.df[rows] < index.df_cap]
         result = _decide(doc, informative, index, settings)
         if result is None:
+            own = index.sketches.get(doc.doc_id, verification.EMPTY)
             result = DedupResult(
                 canonical_url=doc.doc_id,
                 cluster_key=doc.doc_id,
                 samples=tuple(samples[doc.doc_id].tolist()),
+                sketch=own.encode(),
             )
             number = index.number(
-                Founder(doc.doc_id, doc.doc_id, int(informative.size), doc.published_at)
+                Founder(doc.doc_id, doc.doc_id, int(informative.size), doc.published_at, own)
             )
             table.add_founder(number, rows, informative)
         if doc.content_hash:

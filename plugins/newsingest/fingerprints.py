@@ -7,6 +7,7 @@ import logging
 import re
 import threading
 import unicodedata
+import zlib
 
 import numpy as np
 import numpy.typing as npt
@@ -17,7 +18,7 @@ LOGGER = logging.getLogger(__name__)
 
 # Bump when anything below changes what a text fingerprints to; stored state
 # of another version is recomputed, never compared.
-ALGORITHM = "w3s8q-2"
+ALGORITHM = "w3s8q-3"
 # Keep one shingle in 8 (top three hash bits zero): the same shingle is kept in
 # every document, so sampled sets estimate containment without bias.
 SAMPLE_SHIFT = 61
@@ -161,6 +162,30 @@ def sample_array(text: str) -> I64:
         return np.empty(0, dtype=np.int64)
     combined = codes[:-2] * _P1 + codes[1:-1] * _P2 + codes[2:] * _P3
     return distinct(_mix(combined[(combined >> _SAMPLE_SHIFT) == 0]).view(np.int64))
+
+
+# A line of this many words or more is also a key of its own: a copy that
+# keeps a paragraph verbatim (a truncated lead) shares it whole, where a
+# 40-word paragraph holds about four sampled 3-grams.
+LINE_KEY_WORDS = 8
+_LINE_SALT = 0x5BD1E995
+
+
+def line_keys(text: str) -> I64:
+    """Keys of a text's long lines (normalised as for shingles), in the shingles' 64-bit space."""
+    keys = [
+        zlib.crc32(" ".join(QUOTE_MARKS.sub("", line).split()).encode("utf-8")) ^ _LINE_SALT
+        for line in normalise(text).splitlines()
+        if len(line.split()) >= LINE_KEY_WORDS
+    ]
+    if not keys:
+        return np.empty(0, dtype=np.int64)
+    return distinct(_mix(np.array(keys, dtype=np.uint64) << np.uint64(32)).view(np.int64))
+
+
+def keys(text: str) -> I64:
+    """What the candidate index holds of a text: sampled 3-grams and long-line keys, sorted."""
+    return distinct(np.concatenate([sample_array(text), line_keys(text)]))
 
 
 def sample(text: str) -> frozenset[int]:

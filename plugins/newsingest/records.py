@@ -115,7 +115,7 @@ class DedupResult:
 
     cluster_key is "cluster:<id>" for a stored cluster, else the doc id of the
     batch article that founded the cluster. Founders carry their fingerprint
-    (samples) so that the load can store it with the row.
+    (samples) and sketch so that the load can store them with the row.
     """
 
     canonical_url: str
@@ -125,6 +125,7 @@ class DedupResult:
     relation: str = "original"  # original, exact, near, stitched
     secondary_of: str | None = None  # the second story of a stitched page
     samples: tuple[int, ...] = ()
+    sketch: tuple[int, ...] = ()  # founders: verification.Sketch.encode()
 
 
 @dataclass(slots=True)

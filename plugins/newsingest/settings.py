@@ -48,10 +48,16 @@ class Settings:
     max_teaser_chars: int = 1200
     max_future_skew_hours: int = 24
     dedup_window_days: int = 14
-    dedup_near_threshold: float = 0.25
-    dedup_min_shared: int = 4
+    dedup_near_threshold: float = 0.1
+    dedup_min_shared: int = 2
+    dedup_candidates: int = 8
+    dedup_sentence_share: float = 0.5
+    dedup_verify_share: float = 0.5
+    dedup_max_offset: float = 0.4
+    dedup_max_founder_offset: float = 0.5
     dedup_df_cap: int = 10
     dedup_boilerplate_docs: int = 5
+    dedup_boilerplate_contexts: int = 3
     dedup_secondary_share: float = 0.2
     raw_retention_days: int = 14
     max_failed_feed_share: float = 0.5
@@ -73,6 +79,14 @@ class Settings:
             raise SettingsError("dedup_near_threshold must lie in (0, 1]")
         if self.dedup_df_cap < 1 or self.dedup_boilerplate_docs < 2:
             raise SettingsError("dedup_df_cap must be >= 1 and dedup_boilerplate_docs >= 2")
+        if self.dedup_boilerplate_contexts < 2 or self.dedup_candidates < 1:
+            raise SettingsError("need dedup_boilerplate_contexts >= 2 and dedup_candidates >= 1")
+        shares = (self.dedup_verify_share, self.dedup_sentence_share, self.dedup_max_offset,
+                  self.dedup_max_founder_offset)  # fmt: skip
+        if not all(0.0 < share <= 1.0 for share in shares):
+            raise SettingsError(
+                "dedup_verify_share, dedup_sentence_share and the offsets must lie in (0, 1]"
+            )
         if self.retries < 0 or self.max_redirects < 0:
             raise SettingsError("retries and max_redirects must not be negative")
         if self.max_teaser_chars < self.min_body_chars:

@@ -28,6 +28,7 @@ from newsingest.fingerprints import content_hash
 from newsingest.records import DedupDoc
 from newsingest.settings import Settings
 from newsingest.shingle_table import I64
+from newsingest.verification import Sketch, decode
 
 SETTINGS = Settings()
 rng = random.Random(7)
@@ -89,11 +90,11 @@ def test_rewrites_link_and_unrelated_stories_do_not() -> None:
 
 
 def test_shared_quotes_alone_do_not_link() -> None:
-    # The shared quote is 40% of each text: enough to link them if it counted.
-    words = [rng.choice(VOCAB) for _ in range(120)]
-    quote = "“" + " ".join(words) + "”"
-    first = story(180) + "\n" + quote
-    second = story(180) + "\n" + quote
+    # The shared quote opens each text and is 60% of it: enough to link them if it counted.
+    words = [rng.choice(VOCAB) for _ in range(270)]
+    quote = "“" + ". ".join(" ".join(words[i : i + 30]) for i in range(0, 270, 30)) + ".”"
+    first = quote + "\n" + story(180)
+    second = quote + "\n" + story(180)
     results = run(doc("first", first), doc("second", second))
     assert results["second"].relation == "original"
     unquoted = run(doc("first", first.replace("“", "")), doc("second", second.replace("“", "")))
@@ -160,6 +161,7 @@ class Rewrite:
     index: Index
     new: DedupDoc
     samples: dict[str, I64]
+    sketch: Sketch  # the founder's, as verification compares it
 
 
 def rewrite_of_a_stored_founder() -> Rewrite:
@@ -168,17 +170,22 @@ def rewrite_of_a_stored_founder() -> Rewrite:
     index = Index(df_cap=SETTINGS.dedup_df_cap)
     seed(index, stored_state(founder.samples, 42))
     new = doc("new", spin(wire, 0.1))
-    return Rewrite(len(founder.samples), index, new, fingerprint_batch([new], index, SETTINGS))
+    sketch = decode(founder.sketch)
+    return Rewrite(
+        len(founder.samples), index, new, fingerprint_batch([new], index, SETTINGS), sketch
+    )
 
 
 def test_seeded_history_is_matched() -> None:
     case = rewrite_of_a_stored_founder()
     wanted = unread_founders([case.new], case.samples, case.index, SETTINGS)
     assert wanted.tolist() == [42]
-    stored = StoredFounder("stored", case.founder_size, datetime(2022, 1, 20, tzinfo=UTC), 7)
+    when = datetime(2022, 1, 20, tzinfo=UTC)
+    stored = StoredFounder("stored", case.founder_size, when, 7, case.sketch.to_bytes())
     admit(case.index, wanted, {42: stored})
-    assert case.index.founder("stored") == Founder("stored", "cluster:7", case.founder_size,
-                                                   datetime(2022, 1, 20, tzinfo=UTC))  # fmt: skip
+    assert case.index.founder("stored") == Founder(
+        "stored", "cluster:7", case.founder_size, when, case.sketch
+    )
     (result,) = assign([case.new], case.samples, case.index, SETTINGS)
     assert result.cluster_key == "cluster:7"
     assert result.duplicate_of == "stored"

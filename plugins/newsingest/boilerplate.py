@@ -1,0 +1,106 @@
+"""Boilerplate without a site label: lines that recur beside unrelated texts.
+
+Footers, navigation, prompts and disclaimers are spread across many sites by
+syndication networks and templates, and a text-only batch names no site at
+all. A line is boilerplate when it stands beside `dedup_boilerplate_contexts`
+unrelated texts: stored founders holding it (each a story of its own) plus
+groups of the batch's documents holding it that share nothing else. Copies
+of one story share their lines too, but also the rest of their text: they
+make one group, so a story copied many times keeps its lines.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from newsingest import fingerprints
+from newsingest.records import DedupDoc
+from newsingest.shingle_table import I64
+
+LOGGER = logging.getLogger(__name__)
+
+BLANK = 0  # line hash of a blank line (see deduplication.line_hashes)
+# Documents of a line examined for unrelated groups (enough to find a few).
+MAX_HOLDERS = 16
+# A document with fewer samples than this left outside frequent lines says
+# nothing about them (a truncated lead with a footer, a page of links).
+MIN_RESIDUAL = 4
+# Two documents sharing this many samples outside frequent lines are related.
+RELATED = 2
+
+
+def without_lines(text: str, hashes: Sequence[int], drop: set[int] | frozenset[int]) -> str:
+    """The text without the lines whose hash is in drop."""
+    if not drop.intersection(hashes):
+        return text
+    lines = text.splitlines()
+    return "\n".join(line for line, h in zip(lines, hashes, strict=True) if h not in drop)
+
+
+def _groups(holders: Sequence[int], residual: Mapping[int, I64], enough: int) -> int:
+    """Groups of mutually unrelated documents among holders (counted up to enough)."""
+    groups: list[list[I64]] = []
+    for holder in holders:
+        samples = residual[holder]
+        if samples.size < MIN_RESIDUAL:
+            continue
+        for group in groups:
+            if any(np.intersect1d(samples, other, assume_unique=True).size >= RELATED
+                   for other in group):  # fmt: skip
+                group.append(samples)
+                break
+        else:
+            groups.append([samples])
+            if len(groups) >= enough:
+                break
+    return len(groups)
+
+
+def batch_boilerplate(
+    docs: Sequence[DedupDoc],
+    hashes: Mapping[str, Sequence[int]],
+    stored: Mapping[int, int],
+    contexts: int,
+) -> frozenset[int]:
+    """The line hashes of a batch that are boilerplate, whatever site they come from.
+
+    Args:
+        docs: the batch.
+        hashes: line hashes of each document (deduplication.line_hashes).
+        stored: stored founders holding each line (lines absent: none).
+        contexts: unrelated texts a line must stand beside to be boilerplate.
+
+    Returns:
+        Boilerplate line hashes (of the batch's lines and the stored ones counted).
+    """
+    known = {h for h, founders in stored.items() if founders >= contexts}
+    holders: dict[int, list[int]] = defaultdict(list)
+    for number, doc in enumerate(docs):
+        for h in set(hashes[doc.doc_id]) - {BLANK}:
+            holders[h].append(number)
+    frequent = {
+        h: held for h, held in holders.items()
+        if h not in known and len(held) + stored.get(h, 0) >= contexts
+    }  # fmt: skip
+    if not frequent:
+        return frozenset(known)
+    drop = known | frequent.keys()
+    involved = sorted({n for held in frequent.values() for n in held})
+    residual = {
+        n: fingerprints.sample_array(without_lines(docs[n].text, hashes[docs[n].doc_id], drop))
+        for n in involved
+    }
+    # Lines held by the same documents (a footer's lines) are decided together.
+    by_holders: dict[tuple[int, ...], list[int]] = defaultdict(list)
+    for h, holding in frequent.items():
+        by_holders[tuple(holding)].append(h)
+    found = set(known)
+    for held, lines in by_holders.items():
+        most = max(stored.get(h, 0) for h in lines)
+        groups = _groups(held[:MAX_HOLDERS], residual, contexts - most)
+        found.update(h for h in lines if groups + stored.get(h, 0) >= contexts)
+    return frozenset(found)

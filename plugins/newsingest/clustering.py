@@ -29,7 +29,14 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from newsingest import dedup_store, deduplication, fingerprints, warehouse
+from newsingest import (
+    boilerplate,
+    dedup_store,
+    deduplication,
+    fingerprints,
+    verification,
+    warehouse,
+)
 from newsingest.deduplication import StoredFounder, StoredState
 from newsingest.records import DedupDoc, DedupResult
 from newsingest.settings import Settings
@@ -80,16 +87,22 @@ def reindex_stale(conn: warehouse.Connection, settings: Settings, since: datetim
     hashes = deduplication.batch_line_hashes(docs)
     keys = {k for doc in docs for k in deduplication.site_line_keys(doc, hashes.get(doc.doc_id))}
     index.site_lines.update(dedup_store.site_line_counts(conn, keys))
+    # The founders are distinct stories: their lines are counted anew, all at once.
+    index.boilerplate = boilerplate.batch_boilerplate(
+        docs, hashes, {}, settings.dedup_boilerplate_contexts
+    )
     for doc in docs:
         text = deduplication.strip_boilerplate(doc, index, settings, hashes.get(doc.doc_id))
         dedup_store.store_founder(
             conn,
             doc.doc_id,
             published_at=doc.published_at,
-            samples=fingerprints.sample_array(text).tolist(),
+            samples=fingerprints.keys(text).tolist(),
             algorithm=fingerprints.ALGORITHM,
             df_cap=settings.dedup_df_cap,
+            sketch=verification.sketch(text).to_bytes(),
         )
+    dedup_store.add_founder_lines(conn, (hashes[doc.doc_id] for doc in docs))
 
 
 def _untimed(phase: str) -> AbstractContextManager[None]:
@@ -183,6 +196,17 @@ class _Run:
     def run(self, chunks: list[list[DedupDoc]]) -> list[DedupResult]:
         """Cluster the chunks; one result per document, in chunk order."""
         hashes, line_counts = self._count_lines(chunks)
+        batch = [doc for docs in chunks for doc in docs]
+        # Site-free boilerplate is decided on the whole batch and the stored
+        # founders' lines at once, before any document is fingerprinted.
+        lines = {h for doc in batch for h in hashes[doc.doc_id]} - {deduplication.BLANK}
+        stored = self.db.submit(partial(dedup_store.line_founders, self.conn, lines))
+        with self.timer("wait_line_founders"):
+            founders = stored.result()
+        with self.timer("boilerplate"):
+            self.index.boilerplate = boilerplate.batch_boilerplate(
+                batch, hashes, founders, self.settings.dedup_boilerplate_contexts
+            )
         table = self.index.table
         for docs, counts in zip(chunks, line_counts, strict=True):
             with self.timer("wait_line_counts"):

@@ -1,4 +1,4 @@
-"""Near-duplicate state in PostgreSQL: founders' fingerprints, postings, frequencies, site lines.
+"""Near-duplicate state in PostgreSQL: founders' fingerprints and sketches, postings, lines.
 
 The deduplicate task reads exactly the slice its batch needs (seed_index);
 the load task writes new founders in the same transaction as their articles.
@@ -127,6 +127,43 @@ def add_site_lines(conn: Connection, site: str, line_hashes: Iterable[int]) -> N
         )
 
 
+def line_founders(conn: Connection, line_hashes: Iterable[int]) -> dict[int, int]:
+    """Stored founder counts of line hashes (lines no founder holds are absent)."""
+    wanted = _distinct_ints(line_hashes)
+    if not wanted.size:
+        return {}
+    with _bulk_cursor(conn) as cursor:
+        rows = cursor.execute(
+            """
+            SELECT w.line_hash, l.founders
+            FROM (SELECT unnest(%(h)s::bigint[]) AS line_hash) AS w
+            CROSS JOIN LATERAL (
+                SELECT l.founders FROM news.dedup_lines l WHERE l.line_hash = w.line_hash
+                OFFSET 0
+            ) AS l
+            """,
+            {"h": _Int8Array(wanted)},
+        ).fetchall()
+    return {int(h): int(n) for h, n in rows}
+
+
+def add_founder_lines(conn: Connection, founders_lines: Iterable[Iterable[int]]) -> None:
+    """Count one more founder for each distinct line of each founder, in one statement."""
+    flat = [h for lines in founders_lines for h in sorted(set(lines))]
+    if not flat:
+        return
+    with _bulk_cursor(conn) as cursor:
+        cursor.execute(
+            """
+            INSERT INTO news.dedup_lines (line_hash, founders)
+            SELECT h, count(*) FROM unnest(%(h)s::bigint[]) AS h GROUP BY h ORDER BY h
+            ON CONFLICT (line_hash) DO UPDATE
+                SET founders = news.dedup_lines.founders + EXCLUDED.founders
+            """,
+            {"h": _Int8Array(flat)},
+        )
+
+
 def _int8s(raw: bytes | None) -> I64:
     """Big-endian 8-byte integers (string_agg of int8send) as an array."""
     return np.frombuffer(raw or b"", dtype=">i8").astype(np.int64)
@@ -203,10 +240,10 @@ def stored_founders(
     with _bulk_cursor(conn) as cursor:
         rows = cursor.execute(
             """
-            SELECT f.founder_id, f.canonical_url, f.size, f.published_at, a.cluster_id
+            SELECT f.founder_id, f.canonical_url, f.size, f.published_at, a.cluster_id, f.sketch
             FROM (SELECT unnest(%(ids)s::bigint[]) AS founder_id) AS ids
             CROSS JOIN LATERAL (
-                SELECT f.founder_id, f.canonical_url, f.size, f.published_at
+                SELECT f.founder_id, f.canonical_url, f.size, f.published_at, f.sketch
                 FROM news.dedup_founders f
                 WHERE f.founder_id = ids.founder_id AND f.algorithm = %(alg)s
                   AND (f.published_at IS NULL OR %(since)s::timestamptz IS NULL
@@ -223,8 +260,8 @@ def stored_founders(
             {"ids": _Int8Array(wanted), "alg": algorithm, "since": since, "until": until},
         ).fetchall()
     return {
-        founder_id: StoredFounder(url, size, published_at, cluster)
-        for founder_id, url, size, published_at, cluster in rows
+        founder_id: StoredFounder(url, size, published_at, cluster, bytes(sketch))
+        for founder_id, url, size, published_at, cluster, sketch in rows
     }
 
 
@@ -236,14 +273,15 @@ def store_founder(
     samples: Sequence[int],
     algorithm: str,
     df_cap: int,
+    sketch: bytes,
 ) -> bool:
-    """Index a cluster founder: its fingerprint and postings (shingles held by under df_cap).
+    """Index a cluster founder: its fingerprint, sketch and postings (shingles under df_cap).
 
     Returns:
         False when the founder was already stored (a rerun), True otherwise.
     """
     params = {"url": canonical_url, "alg": algorithm, "pub": published_at, "cap": df_cap,
-              "samples": list(samples)}  # fmt: skip
+              "samples": list(samples), "sketch": sketch}  # fmt: skip
     row = conn.execute(
         """
         WITH counted AS (
@@ -252,9 +290,10 @@ def store_founder(
             ) AS held) AS founders
             FROM unnest(%(samples)s::bigint[]) AS s(shingle)
         ), founder AS (
-            INSERT INTO news.dedup_founders (canonical_url, algorithm, published_at, size, samples)
+            INSERT INTO news.dedup_founders
+                (canonical_url, algorithm, published_at, size, samples, sketch)
             SELECT %(url)s, %(alg)s, %(pub)s, count(*) FILTER (WHERE founders < %(cap)s),
-                   %(samples)s::bigint[]
+                   %(samples)s::bigint[], %(sketch)s
             FROM counted
             ON CONFLICT (canonical_url) DO NOTHING
             RETURNING founder_id
@@ -297,6 +336,6 @@ def reset_dedup_index(conn: Connection, since: datetime | None) -> list[dict[str
         """,
         {"since": since},
     ).fetchall()
-    conn.execute("TRUNCATE news.dedup_postings")
+    conn.execute("TRUNCATE news.dedup_postings, news.dedup_lines")
     conn.execute("DELETE FROM news.dedup_founders")
     return [dict(r) for r in founders]

@@ -135,7 +135,7 @@ def line_hash(line: str) -> int:
 
 # line_hash of a blank line, so line_hashes' mark of one. A real line hashing
 # to 0 (one in 2**32) is taken for blank: never counted as boilerplate.
-BLANK = 0
+BLANK = boilerplate.BLANK
 
 
 def line_hashes(text: str) -> list[int]:

@@ -10,7 +10,14 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from newsingest import clustering, dedup_store, deduplication, fingerprints, warehouse
+from newsingest import (
+    clustering,
+    dedup_store,
+    deduplication,
+    fingerprints,
+    verification,
+    warehouse,
+)
 from newsingest.charsets import decode_html
 from newsingest.downloads import Fetcher, FetchOutcome
 from newsingest.extraction import extract_page
@@ -416,6 +423,7 @@ def load(dsn: str, settings: Settings, run: RunInfo) -> dict[str, int]:
     """
     with warehouse.connect(dsn) as conn:
         inserted = warehouse.load_run(conn, run.run_key)
+        founder_lines = []
         for article, result in inserted:
             doc = _dedup_doc(article)
             dedup_store.add_site_lines(
@@ -429,7 +437,10 @@ def load(dsn: str, settings: Settings, run: RunInfo) -> dict[str, int]:
                     samples=result.samples,
                     algorithm=fingerprints.ALGORITHM,
                     df_cap=settings.dedup_df_cap,
+                    sketch=verification.decode(result.sketch).to_bytes(),
                 )
+                founder_lines.append(deduplication.line_hashes(doc.text))
+        dedup_store.add_founder_lines(conn, founder_lines)
         warehouse.record_stage_counts(conn, run.run_key)
     return {"loaded": len(inserted)}
 

@@ -202,8 +202,11 @@ def align(doc: Sketch, other: Sketch, sentence_share: float) -> Alignment:
     if not doc.size or not other.size:
         return Alignment(0.0, np.zeros(doc.lengths.size, dtype=bool), 1.0, 1.0)
     shared = _overlaps(doc, other)
+    # A sentence's counterpart may be two adjacent sentences of the other text
+    # (a rewrite merged or split them): their shares add up.
+    doc_best = np.maximum(shared.max(axis=1), _adjacent(shared).max(axis=1, initial=0))
+    other_best = np.maximum(shared.max(axis=0), _adjacent(shared.T).max(axis=1, initial=0))
     # At least two shared words: one word in common is a name, not a sentence.
-    doc_best, other_best = shared.max(axis=1), shared.max(axis=0)
     doc_aligned = (doc_best >= 2) & (doc_best >= sentence_share * doc.lengths)
     other_aligned = (other_best >= 2) & (other_best >= sentence_share * other.lengths)
     if doc.size <= other.size:
@@ -211,6 +214,12 @@ def align(doc: Sketch, other: Sketch, sentence_share: float) -> Alignment:
     else:
         share = float(other.lengths[other_aligned].sum()) / other.size
     return Alignment(share, doc_aligned, _before(doc, doc_aligned), _before(other, other_aligned))
+
+
+def _adjacent(shared: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Shared words of each row's sentence with each pair of adjacent column sentences."""
+    paired: npt.NDArray[np.int64] = shared[:, :-1] + shared[:, 1:]
+    return paired
 
 
 def _before(text: Sketch, aligned: Mask) -> float:

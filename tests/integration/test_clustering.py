@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from newsingest import clustering, dedup_store, deduplication, fingerprints, warehouse
+from newsingest import clustering, dedup_store, deduplication, fingerprints, verification, warehouse
 from newsingest.fingerprints import content_hash
 from newsingest.records import DedupDoc, DedupResult
 from newsingest.settings import Settings
@@ -51,8 +51,8 @@ def stored_history(conn: warehouse.Connection, stories: list[str]) -> None:
     for i, text in enumerate(stories):
         dedup_store.store_founder(
             conn, f"https://old.example/{i}", published_at=DAY - timedelta(days=1),
-            samples=sorted(fingerprints.sample(text)), algorithm=fingerprints.ALGORITHM,
-            df_cap=SETTINGS.dedup_df_cap,
+            samples=fingerprints.keys(text).tolist(), algorithm=fingerprints.ALGORITHM,
+            df_cap=SETTINGS.dedup_df_cap, sketch=verification.sketch(text).to_bytes(),
         )  # fmt: skip
     for _ in range(20):
         dedup_store.add_site_lines(conn, "bugle", [deduplication.line_hash(FOOTER)])
@@ -145,7 +145,7 @@ def test_reindexing_reads_each_stored_line_count_once(warehouse_dsn: str) -> Non
             )
             dedup_store.store_founder(
                 conn, url, published_at=DAY + timedelta(hours=i), samples=[i + 1],
-                algorithm="an-older-version", df_cap=SETTINGS.dedup_df_cap,
+                algorithm="an-older-version", df_cap=SETTINGS.dedup_df_cap, sketch=b"",
             )  # fmt: skip
         for _ in range(3):
             dedup_store.add_site_lines(conn, "bugle", [deduplication.line_hash(PROMO)])
@@ -154,4 +154,4 @@ def test_reindexing_reads_each_stored_line_count_once(warehouse_dsn: str) -> Non
             "SELECT canonical_url, algorithm, samples FROM news.dedup_founders ORDER BY 1"
         ).fetchall()
     assert [r["algorithm"] for r in rows] == [fingerprints.ALGORITHM] * 2
-    assert [r["samples"] for r in rows] == [sorted(fingerprints.sample(b)) for b in bodies]
+    assert [r["samples"] for r in rows] == [fingerprints.keys(b).tolist() for b in bodies]

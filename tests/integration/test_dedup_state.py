@@ -55,8 +55,9 @@ def store(
     df_cap: int = 2,
 ) -> None:
     dedup_store.store_founder(
-        conn, url, published_at=published_at, samples=samples, algorithm=algorithm, df_cap=df_cap
-    )
+        conn, url, published_at=published_at, samples=samples, algorithm=algorithm,
+        df_cap=df_cap, sketch=b"",
+    )  # fmt: skip
 
 
 def test_seed_index_reads_frequencies_and_postings_of_current_founders_in_window(

@@ -30,6 +30,8 @@ LOGGER = logging.getLogger(__name__)
 
 ALGORITHM_VERSION = fingerprints.ALGORITHM
 _LATEST = datetime.max.replace(tzinfo=UTC)
+# Fewer keys than this: a short text (a headline and a lead), candidate on one shared key.
+SHORT_KEYS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,7 +246,9 @@ def unread_founders(
     pairs.sort()
     starts = np.flatnonzero(run_starts(pairs))
     shared = np.diff(starts, append=pairs.size)
-    numbers = distinct(pairs[starts][shared >= settings.dedup_min_shared] % len(index.numbered))
+    needed = np.array([min_shared(samples[d.doc_id].size, settings) for d in docs], np.int64)
+    enough = shared >= needed[pairs[starts] // max(1, len(index.numbered))]
+    numbers = distinct(pairs[starts][enough] % max(1, len(index.numbered)))
     unread = [n for n in numbers.tolist() if index.numbered[n] is None]
     return index.stored_ids(np.array(unread, dtype=np.int64))
 
@@ -297,22 +301,35 @@ def _within_window(a: datetime | None, b: datetime | None, settings: Settings) -
     return abs(a - b) <= timedelta(days=settings.dedup_window_days)
 
 
-def _candidates(doc: DedupDoc, informative: I64, index: Index, settings: Settings) -> list[Founder]:
+def min_shared(keys: int, settings: Settings) -> int:
+    """Samples a document must share with a founder to make it a candidate.
+
+    A document of fewer than SHORT_KEYS keys (a headline and a lead) needs
+    one: verification then decides on its sentences.
+    """
+    return 1 if keys < SHORT_KEYS else settings.dedup_min_shared
+
+
+def _candidates(
+    doc: DedupDoc, keys: int, informative: I64, index: Index, settings: Settings
+) -> list[Founder]:
     """Founders sharing enough samples with a document, most shared first (stage 1).
 
     Args:
         doc: the document.
+        keys: how many keys its fingerprint holds.
         informative: table rows of its informative samples.
         index: founders and postings.
         settings: candidate thresholds and window.
     """
     posted = index.table.founders[informative]
     hits = np.sort(posted[posted >= 0])
-    if hits.size < settings.dedup_min_shared:
+    needed = min_shared(keys, settings)
+    if hits.size < needed:
         return []
     starts = np.flatnonzero(run_starts(hits))
     numbers, shared = hits[starts], np.diff(starts, append=hits.size)
-    enough = shared >= settings.dedup_min_shared
+    enough = shared >= needed
     size = max(1, informative.size)
     scored: list[tuple[int, str, Founder]] = []
     for number, count in zip(numbers[enough].tolist(), shared[enough].tolist(), strict=True):
@@ -330,8 +347,26 @@ def _candidates(doc: DedupDoc, informative: I64, index: Index, settings: Setting
     return [founder for _, _, founder in scored[: settings.dedup_candidates]]
 
 
+def _in_order(
+    doc: DedupDoc, founder: Founder, alignment: verification.Alignment, settings: Settings
+) -> bool:
+    """Whether text aligned well into either text may still be the story both are about.
+
+    Aligned only after the start of the document, or far into the founder,
+    it is a stitched page's second story. Dates tell the founder came first
+    (a stitched page copies stories already out), so a dated copy may keep
+    any part of it; without them the founder may be that stitched page.
+    """
+    if doc.published_at is not None and founder.published_at is not None:
+        return True
+    return (
+        alignment.start <= settings.dedup_max_offset
+        and alignment.offset <= settings.dedup_max_founder_offset
+    )
+
+
 def _decide(
-    doc: DedupDoc, informative: I64, index: Index, settings: Settings
+    doc: DedupDoc, keys: int, informative: I64, index: Index, settings: Settings
 ) -> DedupResult | None:
     """Match one document against the founders; None when it opens a new story.
 
@@ -342,11 +377,12 @@ def _decide(
 
     Args:
         doc: the document.
+        keys: how many keys its fingerprint holds.
         informative: table rows of its informative samples.
         index: founders and postings.
         settings: thresholds and window.
     """
-    found = _candidates(doc, informative, index, settings)
+    found = _candidates(doc, keys, informative, index, settings)
     if not found:
         return None
     own = index.sketches.get(doc.doc_id, verification.EMPTY)
@@ -354,14 +390,10 @@ def _decide(
         (verification.align(own, founder.sketch, settings.dedup_sentence_share), founder)
         for founder in found
     ]
-    # Text aligned only well after the start of the document, or far into
-    # the founder, is a stitched page's second story: not the story either is about.
     verified = [
         (a, f)
         for a, f in aligned
-        if a.share >= settings.dedup_verify_share
-        and a.start <= settings.dedup_max_offset
-        and a.offset <= settings.dedup_max_founder_offset
+        if a.share >= settings.dedup_verify_share and _in_order(doc, f, a, settings)
     ]
     if not verified:
         return None
@@ -476,7 +508,7 @@ def assign(
             continue
         rows = doc_rows[doc.doc_id]
         informative = rows[table.df[rows] < index.df_cap]
-        result = _decide(doc, informative, index, settings)
+        result = _decide(doc, rows.size, informative, index, settings)
         if result is None:
             own = index.sketches.get(doc.doc_id, verification.EMPTY)
             result = DedupResult(

@@ -165,9 +165,9 @@ def sample_array(text: str) -> I64:
 
 
 # A line of this many words or more is also a key of its own: a copy that
-# keeps a paragraph verbatim (a truncated lead) shares it whole, where a
-# 40-word paragraph holds about four sampled 3-grams.
-LINE_KEY_WORDS = 8
+# keeps a paragraph or headline verbatim (a truncated lead) shares it whole,
+# where a 40-word paragraph holds about four sampled 3-grams.
+LINE_KEY_WORDS = 5
 _LINE_SALT = 0x5BD1E995
 
 

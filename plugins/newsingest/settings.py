@@ -53,8 +53,8 @@ class Settings:
     dedup_candidates: int = 8
     dedup_sentence_share: float = 0.5
     dedup_verify_share: float = 0.5
-    dedup_max_offset: float = 0.4
-    dedup_max_founder_offset: float = 0.5
+    dedup_max_offset: float = 0.2
+    dedup_max_founder_offset: float = 0.3
     dedup_df_cap: int = 10
     dedup_boilerplate_docs: int = 5
     dedup_boilerplate_contexts: int = 3

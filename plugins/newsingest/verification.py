@@ -51,6 +51,8 @@ STOP_WORDS = frozenset((
 ))  # fmt: skip
 # Fewer content words than this: a sentence too short to count (a dateline, "he said.").
 MIN_WORDS = 3
+# Aligned text begins where this share of its words has come (see _before).
+ALIGNED_START = 0.2
 # Per-sentence caps keep a sketch in 16-bit lengths and bound a comparison.
 MAX_WORDS = 200
 MAX_SENTENCES = 400
@@ -223,9 +225,17 @@ def _adjacent(shared: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
 
 
 def _before(text: Sketch, aligned: Mask) -> float:
-    """Share of a text's words before its first aligned sentence (1.0: none aligned)."""
-    hits = np.flatnonzero(aligned)
-    return float(text.lengths[: hits[0]].sum()) / text.size if hits.size else 1.0
+    """Share of a text's words left unaligned before its aligned text begins (1.0: none aligned).
+
+    It begins where a fifth of its aligned words have come: one short
+    sentence aligned by chance near the top does not move it.
+    """
+    weights = np.where(aligned, text.lengths, 0).cumsum()
+    if not weights.size or not weights[-1]:
+        return 1.0
+    first = int(np.searchsorted(weights, ALIGNED_START * weights[-1]))
+    unaligned = np.where(aligned[:first], 0, text.lengths[:first])
+    return float(unaligned.sum()) / text.size
 
 
 def explained(doc: Sketch, aligned: Mask) -> int:

@@ -124,9 +124,22 @@ def word_hashes(text: str) -> U64s:
     Computed over the text's code points at once: a Python loop over the
     words costs three times as much.
     """
+    return _words(text, spans=False)[0]
+
+
+def word_spans(text: str) -> tuple[U64s, I64, I64]:
+    """word_hashes, with each word's start (a str index) and length in characters."""
+    return _words(text, spans=True)
+
+
+_NO_WORDS = (np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64), np.empty(0, np.int64))
+
+
+def _words(text: str, *, spans: bool) -> tuple[U64s, I64, I64]:
+    """Word hashes, and with spans their starts and lengths (else empty arrays)."""
     points = _code_points(text)
     if not points.size:
-        return np.empty(0, dtype=np.uint64)
+        return _NO_WORDS
     if points.itemsize < 4:
         word = _WORD_BMP[points]
     else:
@@ -138,11 +151,17 @@ def word_hashes(text: str) -> U64s:
     if word[0]:
         starts = np.concatenate(([0], starts))
     if not starts.size:
-        return np.empty(0, dtype=np.uint64)
+        return _NO_WORDS
     forward, backward = _POWERS.upto(points.size)
     # Non-word characters count 0: each word's sum runs on to the next word's start.
     terms = (points * word) * forward[: points.size]
-    return _mix(np.add.reduceat(terms, starts) * backward[starts])
+    hashes = _mix(np.add.reduceat(terms, starts) * backward[starts])
+    if not spans:
+        return hashes, _NO_WORDS[1], _NO_WORDS[2]
+    ends = edges[~word[edges]]
+    if word[-1]:
+        ends = np.concatenate((ends, [points.size]))
+    return hashes, starts.astype(np.int64), (ends - starts).astype(np.int64)
 
 
 def sample_array(text: str) -> I64:

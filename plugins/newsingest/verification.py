@@ -17,24 +17,25 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-import zlib
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from newsingest import fingerprints
+from newsingest.shingle_table import distinct, present
 
 LOGGER = logging.getLogger(__name__)
 
 U16 = npt.NDArray[np.uint16]
 Mask = npt.NDArray[np.bool_]
 
-# Sentences end at terminal punctuation before a space, or at a line end.
-_SENTENCE = re.compile(r"(?<=[.!?])\s+|\s*\n\s*")
-_WORD = re.compile(r"\w{4,}")
-_OPENING = '“«„‹"'  # a straight quote opens or closes
+# Sentences end at terminal punctuation (and a closing quote) before a space, or at a line end.
+_SENTENCE = re.compile(r"([.!?][\"”»’)]?)\s+|\n\s*")
+# Words shorter than this carry little content, whatever the language.
+MIN_CHARS = 4
 _CLOSING = "”»›"
+_MARKS = re.compile('[“«„‹"”»›]')  # a straight quote opens or closes
 # Words of four letters or more that carry no content, in the languages most
 # news comes in (shorter words are left out whatever they are).
 STOP_WORDS = frozenset((
@@ -49,6 +50,7 @@ STOP_WORDS = frozenset((
     "être", "avoir", "fait", "elle", "para", "como", "pero", "está", "esta", "este", "sobre",
     "entre", "desde", "también", "porque", "cuando",
 ))  # fmt: skip
+_STOP_HASHES = distinct(fingerprints.word_hashes(" ".join(sorted(STOP_WORDS))).view(np.int64))
 # Fewer content words than this: a sentence too short to count (a dateline, "he said.").
 MIN_WORDS = 3
 # Aligned text begins where this share of its words has come (see _before).
@@ -104,10 +106,11 @@ def decode(values: tuple[int, ...] | bytes | None) -> Sketch:
 def sketch(text: str) -> Sketch:
     """The sketch of a text already stripped of boilerplate lines.
 
-    Sentences holding a double quote mark are quoted speech (or cite it) and
-    are left out, unless they are most of the text. Decided per sentence: a
-    copy that drops a sentence or swaps quote styles leaves out the same
-    ones, where pairing quote marks across a text breaks on either.
+    Sentences holding or continuing a quotation are left out, unless they
+    are most of the text. Decided per sentence, and a quote ends with its
+    paragraph: a copy that drops a sentence or swaps quote styles leaves out
+    the same ones, where pairing quote marks across a text breaks on either.
+    Words are hashed for the whole text at once (fingerprints.word_spans).
 
     Args:
         text: the text.
@@ -115,26 +118,39 @@ def sketch(text: str) -> Sketch:
     Returns:
         Its counted sentences' content-word hashes, in text order.
     """
-    sentences: list[tuple[list[int], bool]] = []
-    for line in unicodedata.normalize("NFKC", text).casefold().splitlines():
-        inside = False  # a quote left open by the sentence before (quotes end with the paragraph)
-        for sentence in _SENTENCE.split(line):
-            quoted, inside = _quoting(sentence, inside)
-            found = {
-                zlib.crc32(w.encode("utf-8")) & 0xFFFF
-                for w in _WORD.findall(sentence)
-                if w not in STOP_WORDS
-            }
-            if len(found) >= MIN_WORDS:
-                sentences.append((sorted(found)[:MAX_WORDS], quoted))
-    plain = sum(len(words) for words, quoted in sentences if not quoted)
-    total = sum(len(words) for words, _ in sentences)
-    if plain >= fingerprints.MIN_UNQUOTED_SHARE * total:
-        sentences = [item for item in sentences if not item[1]]
-    kept = [words for words, _ in sentences[:MAX_SENTENCES]]
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    hashes, starts, lengths = fingerprints.word_spans(folded)
+    if not hashes.size:
+        return EMPTY
+    # A sentence keeps its final punctuation and closing quote; the spaces after it are cut.
+    cuts = [
+        (m.end(1) if m.start(1) >= 0 else m.start(), m.end(), m.start(1) < 0)
+        for m in _SENTENCE.finditer(folded)
+    ]
+    bounds = np.array([start for start, _, _ in cuts], dtype=np.int64)
+    quoted = np.zeros(len(cuts) + 1, dtype=bool)
+    if _MARKS.search(folded):
+        inside, begin = False, 0
+        for number, (start, end, newline) in enumerate([*cuts, (len(folded), 0, True)]):
+            if inside or _MARKS.search(folded, begin, start):
+                quoted[number], inside = _quoting(folded[begin:start], inside)
+            inside, begin = inside and not newline, end
+    keep = (lengths >= MIN_CHARS) & ~present(hashes.view(np.int64), _STOP_HASHES)
+    sentence = np.searchsorted(bounds, starts[keep], side="right")
+    # Each sentence's distinct 16-bit word hashes, sentence after sentence.
+    words = (hashes[keep] >> np.uint64(48)).astype(np.int64)
+    pairs = distinct(sentence * 0x10000 + words)
+    sentence, words = pairs >> 16, pairs & 0xFFFF
+    counts = np.bincount(sentence, minlength=len(cuts) + 1)
+    rank = np.arange(pairs.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    counted = counts >= MIN_WORDS
+    plain = int(counts[counted & ~quoted].sum())
+    if plain >= fingerprints.MIN_UNQUOTED_SHARE * int(counts[counted].sum()):
+        counted &= ~quoted
+    counted[np.flatnonzero(counted)[MAX_SENTENCES:]] = False
+    chosen = counted[sentence] & (rank < MAX_WORDS)
     return Sketch(
-        np.array([w for words in kept for w in words], dtype=np.uint16),
-        np.array([len(words) for words in kept], dtype=np.uint16),
+        words[chosen].astype(np.uint16), np.minimum(counts[counted], MAX_WORDS).astype(np.uint16)
     )
 
 
@@ -146,16 +162,19 @@ def _quoting(sentence: str, inside: bool) -> tuple[bool, bool]:
     """
     last_open = last_close = -1
     straight = 0
-    for at, char in enumerate(sentence):
+    german = False  # „ seen: a later “ closes it
+    for mark in _MARKS.finditer(sentence):
+        char, at = mark.group(), mark.start()
         if char == '"':
             straight += 1
             if inside or straight % 2 == 0:
                 last_close = at
             else:
                 last_open = at
-        elif char in _CLOSING or (char == "“" and "„" in sentence[:at]):
+        elif char in _CLOSING or (char == "“" and german):
             last_close = at
-        elif char in _OPENING:
+        else:
+            german = german or char == "„"
             last_open = at
     quoted = inside or last_open >= 0
     if last_open < 0 and last_close < 0:

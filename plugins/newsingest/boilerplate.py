@@ -26,11 +26,11 @@ LOGGER = logging.getLogger(__name__)
 BLANK = 0  # line hash of a blank line (see deduplication.line_hashes)
 # Documents of a line examined for unrelated groups (enough to find a few).
 MAX_HOLDERS = 16
-# A document with fewer samples than this left outside frequent lines says
-# nothing about them (a truncated lead with a footer, a page of links).
-MIN_RESIDUAL = 4
-# Two documents sharing this many samples outside frequent lines are related.
-RELATED = 2
+# A document with fewer word 3-grams than this left outside frequent lines
+# says nothing about them (a truncated lead with a junk line or a footer).
+MIN_RESIDUAL = 12
+# Two documents sharing this many word 3-grams outside frequent lines are related.
+RELATED = 3
 
 
 def without_lines(text: str, hashes: Sequence[int], drop: set[int] | frozenset[int]) -> str:
@@ -91,7 +91,7 @@ def batch_boilerplate(
     drop = known | frequent.keys()
     involved = sorted({n for held in frequent.values() for n in held})
     residual = {
-        n: fingerprints.sample_array(without_lines(docs[n].text, hashes[docs[n].doc_id], drop))
+        n: fingerprints.shingle_array(without_lines(docs[n].text, hashes[docs[n].doc_id], drop))
         for n in involved
     }
     # Lines held by the same documents (a footer's lines) are decided together.

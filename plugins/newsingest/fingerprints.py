@@ -176,11 +176,22 @@ def sample_array(text: str) -> I64:
     Returns:
         The sampled shingle hashes (PostgreSQL bigint); empty for texts under three words.
     """
+    combined = _combined(text)
+    return distinct(_mix(combined[(combined >> _SAMPLE_SHIFT) == 0]).view(np.int64))
+
+
+def shingle_array(text: str) -> I64:
+    """Every word 3-gram hash of the text, unsampled (sorted, distinct; the samples among them)."""
+    return distinct(_mix(_combined(text)).view(np.int64))
+
+
+def _combined(text: str) -> U64s:
+    """Each word 3-gram's linear combination of word hashes, before sampling and mixing."""
     codes = word_hashes(normalise(text))
     if codes.size < 3:  # a 3-gram needs three words
-        return np.empty(0, dtype=np.int64)
-    combined = codes[:-2] * _P1 + codes[1:-1] * _P2 + codes[2:] * _P3
-    return distinct(_mix(combined[(combined >> _SAMPLE_SHIFT) == 0]).view(np.int64))
+        return np.empty(0, dtype=np.uint64)
+    combined: U64s = codes[:-2] * _P1 + codes[1:-1] * _P2 + codes[2:] * _P3
+    return combined
 
 
 # A line of this many words or more is also a key of its own: a copy that

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -155,3 +156,45 @@ def test_reindexing_reads_each_stored_line_count_once(warehouse_dsn: str) -> Non
         ).fetchall()
     assert [r["algorithm"] for r in rows] == [fingerprints.ALGORITHM] * 2
     assert [r["samples"] for r in rows] == [fingerprints.keys(b).tolist() for b in bodies]
+
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "dedup"
+
+
+def _fixture(name: str) -> str:
+    return (FIXTURES / name).read_text(encoding="utf-8").strip()
+
+
+def _store_founders(conn: warehouse.Connection, texts: dict[str, str]) -> None:
+    """Founders stored as the load stores them: keys, sketch and their lines counted."""
+    for url, text in texts.items():
+        dedup_store.store_founder(
+            conn, url, published_at=DAY - timedelta(days=1),
+            samples=fingerprints.keys(text).tolist(), algorithm=fingerprints.ALGORITHM,
+            df_cap=SETTINGS.dedup_df_cap, sketch=verification.sketch(text).to_bytes(),
+        )  # fmt: skip
+    dedup_store.add_founder_lines(conn, [deduplication.line_hashes(t) for t in texts.values()])
+
+
+def test_a_truncated_lead_is_verified_against_a_stored_founder(warehouse_dsn: str) -> None:
+    strike = _fixture("strike.txt")
+    with warehouse.connect(warehouse_dsn) as conn:
+        _store_founders(conn, {"https://old.example/strike": strike})
+    lead = strike.splitlines()[0] + "\nAdvertisement"
+    (result,) = cluster(warehouse_dsn, [doc("https://new.example/lead", lead, 1, site="")], 10)
+    assert result.duplicate_of == "https://old.example/strike"
+
+
+def test_a_footer_the_stored_founders_hold_links_nothing(warehouse_dsn: str) -> None:
+    footer, news = _fixture("footer.txt"), _fixture("short_news.txt").splitlines()
+    with warehouse.connect(warehouse_dsn) as conn:
+        _store_founders(conn, {f"https://old.example/n{i}": f"{news[i]}\n{footer}" for i in (0, 1)})
+    batch = [
+        doc(f"https://new.example/n{i}", f"{news[i]}\n{footer}", i, site="") for i in (2, 3, 4)
+    ]
+    # Two founders and three unrelated texts of the batch hold it: boilerplate.
+    results = cluster(warehouse_dsn, batch, 10)
+    assert {r.relation for r in results} == {"original"}
+    # The batch alone (three texts) would not say so: they link through the footer.
+    alone = deduplication.deduplicate(batch, deduplication.Index(SETTINGS.dedup_df_cap), SETTINGS)
+    assert {r.relation for r in alone} != {"original"}

@@ -1,0 +1,49 @@
+"""Tests of newsingest.boilerplate: lines beside unrelated texts, whatever their site."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from newsingest.boilerplate import batch_boilerplate
+from newsingest.deduplication import line_hash, line_hashes
+from newsingest.records import DedupDoc
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "dedup"
+STRIKE = (FIXTURES / "strike.txt").read_text(encoding="utf-8").strip()
+RAIL = (FIXTURES / "rail.txt").read_text(encoding="utf-8").strip()
+FOOTER = (FIXTURES / "footer.txt").read_text(encoding="utf-8").strip()
+SHORT_NEWS = (FIXTURES / "short_news.txt").read_text(encoding="utf-8").strip().splitlines()
+
+
+def found(docs: list[DedupDoc], stored: dict[int, int] | None = None) -> frozenset[int]:
+    hashes = {d.doc_id: line_hashes(d.text) for d in docs}
+    return batch_boilerplate(docs, hashes, stored or {}, contexts=4)
+
+
+def test_a_footer_beside_unrelated_texts_is_boilerplate() -> None:
+    docs = [DedupDoc(doc_id=f"n{i}", text=f"{news}\n{FOOTER}") for i, news in enumerate(SHORT_NEWS)]
+    assert found(docs) == {line_hash(line) for line in FOOTER.splitlines()}
+
+
+def test_a_footer_on_too_few_unrelated_texts_is_not() -> None:
+    docs = [
+        DedupDoc(doc_id=f"n{i}", text=f"{news}\n{FOOTER}") for i, news in enumerate(SHORT_NEWS[:3])
+    ]
+    assert found(docs) == frozenset()
+
+
+def test_copies_of_one_story_keep_their_lines() -> None:
+    # Six copies share every line of the story, and the rest of their text too.
+    lines = STRIKE.splitlines()
+    docs = [DedupDoc(doc_id=f"c{i}", text="\n".join(lines[: 5 + i % 3])) for i in range(6)]
+    assert found(docs) == frozenset()
+
+
+def test_stored_founders_count_as_unrelated_texts() -> None:
+    docs = [DedupDoc(doc_id="a", text=f"{STRIKE}\n{FOOTER}"),
+            DedupDoc(doc_id="b", text=f"{RAIL}\n{FOOTER}")]  # fmt: skip
+    footer = {line_hash(line) for line in FOOTER.splitlines()}
+    # Two unrelated texts of the batch and two stored founders: four.
+    assert found(docs, dict.fromkeys(footer, 2)) == footer
+    assert found(docs, dict.fromkeys(footer, 4)) == footer
+    assert found(docs, dict.fromkeys(footer, 1)) == frozenset()

@@ -429,16 +429,16 @@ def load(dsn: str, settings: Settings, run: RunInfo) -> dict[str, int]:
             dedup_store.add_site_lines(
                 conn, doc.site, (h for _, h in deduplication.site_line_keys(doc))
             )
-            if result.relation == "original":
-                dedup_store.store_founder(
-                    conn,
-                    article.canonical_url,
-                    published_at=article.published_at,
-                    samples=result.samples,
-                    algorithm=fingerprints.ALGORITHM,
-                    df_cap=settings.dedup_df_cap,
-                    sketch=verification.decode(result.sketch).to_bytes(),
-                )
+            if result.relation == "original" and dedup_store.store_founder(
+                conn,
+                article.canonical_url,
+                published_at=article.published_at,
+                samples=result.samples,
+                algorithm=fingerprints.ALGORITHM,
+                df_cap=settings.dedup_df_cap,
+                sketch=verification.decode(result.sketch).to_bytes(),
+            ):
+                # Counted once per founder: a founder already stored (a rerun) is not.
                 founder_lines.append(deduplication.line_hashes(doc.text))
         dedup_store.add_founder_lines(conn, founder_lines)
         warehouse.record_stage_counts(conn, run.run_key)

@@ -32,10 +32,26 @@ def test_run_all_twice_is_idempotent(
     first = table_counts(warehouse_dsn)
     assert first["articles"] > 20
     runs = run_rows(warehouse_dsn)
+    state = dedup_state(warehouse_dsn)
+    assert state[1], "the founders' lines are counted"
     pipeline.run_all(warehouse_dsn, settings, RUN, demo_registry)
     assert table_counts(warehouse_dsn) == first
+    # The same founders, sketches and line counts: nothing counted twice.
+    assert dedup_state(warehouse_dsn) == state
     # The rerun saw the feeds again (no 304 to its own validators): same counts.
     assert run_rows(warehouse_dsn) == runs
+
+
+def dedup_state(dsn: str) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    """Stored founders (URL, algorithm, sketch) and founder line counts, in order."""
+    with psycopg.connect(dsn) as conn:
+        founders = conn.execute(
+            "SELECT canonical_url, algorithm, sketch FROM news.dedup_founders ORDER BY 1"
+        ).fetchall()
+        lines = conn.execute(
+            "SELECT line_hash, founders FROM news.dedup_lines ORDER BY 1"
+        ).fetchall()
+    return founders, lines
 
 
 def run_rows(dsn: str) -> list[tuple[object, ...]]:

@@ -121,6 +121,7 @@ from newsingest import (
     fingerprints,
     localdb,
     migrations,
+    verification,
     warehouse,
 )
 from newsingest.records import DedupDoc
@@ -502,7 +503,7 @@ def _copy_founders(conn: psycopg.Connection[Any], plan: HistoryPlan) -> None:
     algorithm = fingerprints.ALGORITHM
     with conn.cursor().copy(
         "COPY news.dedup_founders (founder_id, canonical_url, algorithm, published_at, size, "
-        "samples) FROM STDIN (FREEZE)"
+        "samples, sketch) FROM STDIN (FREEZE)"
     ) as copy:
         for a, b, pairs in _chunks(plan):
             unique, owners = _unique(plan, a, b)
@@ -517,9 +518,11 @@ def _copy_founders(conn: psycopg.Connection[Any], plan: HistoryPlan) -> None:
                 story = plan.planted.get(fid)
                 url = story.url if story else f"https://history.bench.invalid/{fid}"
                 samples = listed[bounds[fid - a] : bounds[fid - a + 1]]
+                # Only planted founders are ever verified: the others' sketches stay empty.
+                sketch = verification.sketch(story.text).to_bytes().hex() if story else ""
                 out.append(
                     f"{fid}\t{url}\t{algorithm}\t{_ts(int(plan.published[fid - 1])).isoformat()}"
-                    f"\t{plan.size[fid - 1]}\t{{{','.join(map(str, samples))}}}\n"
+                    f"\t{plan.size[fid - 1]}\t{{{','.join(map(str, samples))}}}\t\\\\x{sketch}\n"
                 )
             copy.write("".join(out))
 

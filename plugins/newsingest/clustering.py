@@ -2,11 +2,13 @@
 
 The lookups run on a database thread while this one hashes, fingerprints
 and assigns: the batch goes through in chunks, in processing order, so that
-the database reads one chunk's state while another is computed. A chunk's
-lookups are the stored counts of its lines, the postings of its new
-shingles (founder ids), then the few founders that one of its documents
-shares enough samples with (read ahead of the queue: its assignment waits
-for them). The decisions do not depend on the chunk size: each shingle's
+the database reads one chunk's state while another is computed. First, the
+founder counts of all the batch's lines are read at once (site-free
+boilerplate is decided on the whole batch). A chunk's lookups are the stored
+site counts of its lines, the postings of its new keys (founder ids), then
+the few founders, with their verification sketches, that one of its
+documents shares enough keys with (read ahead of the queue: its assignment
+waits for them). The decisions do not depend on the chunk size: each shingle's
 stored state is read once, before the first document holding it is
 assigned (tested).
 """

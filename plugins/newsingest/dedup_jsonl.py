@@ -36,7 +36,8 @@ def read_docs(lines: Iterable[str]) -> list[DedupDoc]:
     """Read {id, text, title?, url?, published_at?, site?} lines (blank lines skipped).
 
     The title is accepted but not compared: rewrites change headlines. The
-    site defaults to the URL's host and drives boilerplate detection.
+    site defaults to the URL's host and refines boilerplate detection (lines
+    recurring beside unrelated texts are boilerplate whatever the site).
 
     Args:
         lines: JSONL text lines.

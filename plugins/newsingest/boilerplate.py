@@ -11,9 +11,10 @@ make one group, so a story copied many times keeps its lines.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -41,11 +42,11 @@ def without_lines(text: str, hashes: Sequence[int], drop: set[int] | frozenset[i
     return "\n".join(line for line, h in zip(lines, hashes, strict=True) if h not in drop)
 
 
-def _groups(holders: Sequence[int], residual: Mapping[int, I64], enough: int) -> int:
+def _groups(holders: Sequence[int], residual: Callable[[int], I64], enough: int) -> int:
     """Groups of mutually unrelated documents among holders (counted up to enough)."""
     groups: list[list[I64]] = []
     for holder in holders:
-        samples = residual[holder]
+        samples = residual(holder)
         if samples.size < MIN_RESIDUAL:
             continue
         for group in groups:
@@ -89,11 +90,12 @@ def batch_boilerplate(
     if not frequent:
         return frozenset(known)
     drop = known | frequent.keys()
-    involved = sorted({n for held in frequent.values() for n in held})
-    residual = {
-        n: fingerprints.shingle_array(without_lines(docs[n].text, hashes[docs[n].doc_id], drop))
-        for n in involved
-    }
+
+    @functools.cache
+    def residual(n: int) -> I64:
+        # Only the documents examined: the first holders of each line, until enough groups.
+        return fingerprints.shingle_array(without_lines(docs[n].text, hashes[docs[n].doc_id], drop))
+
     # Lines held by the same documents (a footer's lines) are decided together.
     by_holders: dict[tuple[int, ...], list[int]] = defaultdict(list)
     for h, holding in frequent.items():

@@ -176,18 +176,22 @@ def sample_array(text: str) -> I64:
     Returns:
         The sampled shingle hashes (PostgreSQL bigint); empty for texts under three words.
     """
-    combined = _combined(text)
+    return _sampled(normalise(text))
+
+
+def _sampled(normalised: str) -> I64:
+    combined = _combined(normalised)
     return distinct(_mix(combined[(combined >> _SAMPLE_SHIFT) == 0]).view(np.int64))
 
 
 def shingle_array(text: str) -> I64:
     """Every word 3-gram hash of the text, unsampled (sorted, distinct; the samples among them)."""
-    return distinct(_mix(_combined(text)).view(np.int64))
+    return distinct(_mix(_combined(normalise(text))).view(np.int64))
 
 
-def _combined(text: str) -> U64s:
+def _combined(normalised: str) -> U64s:
     """Each word 3-gram's linear combination of word hashes, before sampling and mixing."""
-    codes = word_hashes(normalise(text))
+    codes = word_hashes(normalised)
     if codes.size < 3:  # a 3-gram needs three words
         return np.empty(0, dtype=np.uint64)
     combined: U64s = codes[:-2] * _P1 + codes[1:-1] * _P2 + codes[2:] * _P3
@@ -203,11 +207,18 @@ _LINE_SALT = 0x5BD1E995
 
 def line_keys(text: str) -> I64:
     """Keys of a text's long lines (normalised as for shingles), in the shingles' 64-bit space."""
-    keys = [
-        zlib.crc32(" ".join(QUOTE_MARKS.sub("", line).split()).encode("utf-8")) ^ _LINE_SALT
-        for line in normalise(text).splitlines()
-        if len(line.split()) >= LINE_KEY_WORDS
-    ]
+    return _line_keys(normalise(text))
+
+
+def _line_keys(normalised: str) -> I64:
+    keys = []
+    for line in normalised.splitlines():
+        words = line.split()
+        if len(words) >= LINE_KEY_WORDS:
+            joined = " ".join(words)
+            marks = QUOTE_MARKS.search(joined)
+            plain = " ".join(QUOTE_MARKS.sub("", joined).split()) if marks else joined
+            keys.append(zlib.crc32(plain.encode("utf-8")) ^ _LINE_SALT)
     if not keys:
         return np.empty(0, dtype=np.int64)
     return distinct(_mix(np.array(keys, dtype=np.uint64) << np.uint64(32)).view(np.int64))
@@ -215,7 +226,8 @@ def line_keys(text: str) -> I64:
 
 def keys(text: str) -> I64:
     """What the candidate index holds of a text: sampled 3-grams and long-line keys, sorted."""
-    return distinct(np.concatenate([sample_array(text), line_keys(text)]))
+    normalised = normalise(text)
+    return distinct(np.concatenate([_sampled(normalised), _line_keys(normalised)]))
 
 
 def sample(text: str) -> frozenset[int]:

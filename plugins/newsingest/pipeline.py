@@ -28,7 +28,7 @@ from newsingest.records import (
 from newsingest.registry import load_registry
 from newsingest.report import table
 from newsingest.settings import Settings
-from newsingest.urls import canonical_url
+from newsingest.urls import MAX_URL_BYTES, canonical_url, too_long
 
 LOGGER = logging.getLogger(__name__)
 
@@ -217,7 +217,13 @@ def _fetch_pages(
     attempts: list[FetchAttempt],
 ) -> list[FetchedPage]:
     """Download the pages of entries not yet loaded (or updated since), counting outcomes."""
-    by_url = {canonical_url(e.url): e for e in reversed(entries)}
+    by_url: dict[str, FeedEntry] = {}
+    for entry in reversed(entries):
+        url = canonical_url(entry.url)
+        if too_long(entry.url) or too_long(url):
+            _refuse_long_url(entry.url, source.name, counts, attempts)
+        else:
+            by_url[url] = entry
     with warehouse.connect(dsn) as conn:
         known = warehouse.loaded_by_other_runs(conn, list(by_url), run.run_key)
         taken = warehouse.staged_by_other_feeds(conn, run.run_key, list(by_url), source.name)
@@ -227,6 +233,8 @@ def _fetch_pages(
             if updated:
                 LOGGER.info("feed %s: refetching %d updated stories", source.name, len(updated))
             known -= updated
+        else:
+            updated = set()
     counts.skipped_known = len(known | taken)
     todo = [(url, e) for url, e in by_url.items() if url not in known | taken]
     pages: list[FetchedPage] = []
@@ -250,9 +258,22 @@ def _fetch_pages(
                 fetched_at=datetime.now(UTC),
                 body=result.response.body,
                 entry=entry,
+                refetch=url in updated,
             )
         )
     return pages
+
+
+def _refuse_long_url(
+    url: str, feed_name: str, counts: FeedCounts, attempts: list[FetchAttempt]
+) -> None:
+    """Record a feed link too long to be an article URL as a bad_url failure, unfetched."""
+    error = f"URL of {len(url)} characters is longer than an article URL may be"
+    counts.fail("bad_url")
+    attempts.append(
+        FetchAttempt(target="page", url=url[:MAX_URL_BYTES], error_class="bad_url", error=error)
+    )
+    LOGGER.warning("feed %s: page %s...: bad_url: %s", feed_name, url[:200], error)
 
 
 def fetch_feed(dsn: str, settings: Settings, run: RunInfo, source: FeedSource) -> FeedCounts:
@@ -391,8 +412,12 @@ def deduplicate(dsn: str, settings: Settings, run: RunInfo) -> dict[str, int]:
     with warehouse.connect(dsn) as conn:
         articles = warehouse.staged_articles(conn, run.run_key)
         existing = warehouse.existing_urls(conn, [a.canonical_url for a in articles])
-        fresh = list({a.canonical_url: _dedup_doc(a) for a in articles
-                      if a.canonical_url not in existing}.values())  # fmt: skip
+        # The first page (in URL order) of a canonical URL is the one the load keeps.
+        first: dict[str, DedupDoc] = {}
+        for a in articles:
+            if a.canonical_url not in existing:
+                first.setdefault(a.canonical_url, _dedup_doc(a))
+        fresh = list(first.values())
         results = clustering.cluster_batch(conn, fresh, settings)
         by_canonical = {r.canonical_url: r for r in results}
         decisions = [
@@ -412,11 +437,12 @@ def load(dsn: str, settings: Settings, run: RunInfo) -> dict[str, int]:
     """Upsert the run's articles, index new cluster founders, refresh story clusters.
 
     Returns:
-        {"loaded": articles new to the warehouse}.
+        {"loaded": articles new to the warehouse, "updated": rows of this run or refetched
+        stories replaced, "clashes": pages refused because their canonical URL is taken}.
     """
     with warehouse.connect(dsn) as conn:
-        inserted = warehouse.load_run(conn, run.run_key)
-        for article, result in inserted:
+        outcome = warehouse.load_run(conn, run.run_key)
+        for article, result in outcome.inserted:
             doc = _dedup_doc(article)
             dedup_store.add_site_lines(
                 conn, doc.site, (h for _, h in deduplication.site_line_keys(doc))
@@ -431,7 +457,7 @@ def load(dsn: str, settings: Settings, run: RunInfo) -> dict[str, int]:
                     df_cap=settings.dedup_df_cap,
                 )
         warehouse.record_stage_counts(conn, run.run_key)
-    return {"loaded": len(inserted)}
+    return {"loaded": len(outcome.inserted), "updated": outcome.updated, "clashes": outcome.clashes}
 
 
 def check(dsn: str, settings: Settings, run: RunInfo) -> dict[str, Any]:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote
@@ -24,6 +26,7 @@ from newsingest.records import (
     FetchAttempt,
     FetchedPage,
     from_json,
+    storable,
     to_json,
 )
 
@@ -52,7 +55,12 @@ def connect(dsn: str) -> Iterator[Connection]:
             "news_warehouse, or run `newsingest db start`"
         )
     try:
-        conn = psycopg.connect(dsn, row_factory=dict_row, application_name="newsingest")
+        # prepare_threshold=None: never prepare on the server. A generic plan made while a
+        # table is small (a sequential scan of news.dedup_postings early in a first load)
+        # was reused for every later row and made the load quadratic (see docs/adr/0006).
+        conn = psycopg.connect(
+            dsn, row_factory=dict_row, application_name="newsingest", prepare_threshold=None
+        )
     except psycopg.OperationalError as exc:
         raise WarehouseError(f"cannot connect to the warehouse: {exc}".strip()) from exc
     with conn:
@@ -216,20 +224,27 @@ def feeds_by_name(conn: Connection) -> dict[str, dict[str, Any]]:
 def stage_pages(conn: Connection, run_key: str, pages: Iterable[FetchedPage]) -> int:
     """Store downloaded pages (compressed) for the extraction task; returns the count."""
     rows = [
-        (run_key, p.url, p.feed_name, p.requested_url, p.final_url, p.status, p.content_type,
-         p.charset, p.fetched_at, Jsonb(to_json(p.entry)), gzip.compress(p.body, 6))
+        (run_key, p.url, p.feed_name, storable(p.requested_url), storable(p.final_url), p.status,
+         storable(p.content_type), p.charset and storable(p.charset), p.fetched_at,
+         Jsonb(to_json(p.entry)),
+         # Level 1: a third of level 6's CPU for pages read once by the extract task.
+         gzip.compress(p.body, 1), hashlib.sha256(p.body).digest(), storable(p.etag),
+         storable(p.last_modified), p.refetch)
         for p in pages
     ]  # fmt: skip
     conn.cursor().executemany(
         """
         INSERT INTO news.raw_pages (run_key, url, feed_name, requested_url, final_url, status,
-            content_type, charset, fetched_at, entry, body_gz)
-        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+            content_type, charset, fetched_at, entry, body_gz, body_sha256, etag, last_modified,
+            refetch)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
         ON CONFLICT (run_key, url) DO UPDATE SET feed_name = EXCLUDED.feed_name,
             requested_url = EXCLUDED.requested_url, final_url = EXCLUDED.final_url,
             status = EXCLUDED.status, content_type = EXCLUDED.content_type,
             charset = EXCLUDED.charset, fetched_at = EXCLUDED.fetched_at,
-            entry = EXCLUDED.entry, body_gz = EXCLUDED.body_gz
+            entry = EXCLUDED.entry, body_gz = EXCLUDED.body_gz,
+            body_sha256 = EXCLUDED.body_sha256, etag = EXCLUDED.etag,
+            last_modified = EXCLUDED.last_modified, refetch = EXCLUDED.refetch
         """,
         rows,
     )
@@ -252,6 +267,9 @@ def staged_pages(conn: Connection, run_key: str) -> Iterator[FetchedPage]:
                 fetched_at=row["fetched_at"],
                 body=gzip.decompress(row["body_gz"]),
                 entry=from_json(FeedEntry, row["entry"]),
+                etag=row["etag"] or "",
+                last_modified=row["last_modified"] or "",
+                refetch=row["refetch"],
             )
 
 
@@ -328,91 +346,273 @@ def _article_values(article: Article) -> list[Any]:
     ]
 
 
-def load_run(conn: Connection, run_key: str) -> list[tuple[Article, DedupResult]]:
-    """Upsert the run's deduplicated articles into news.articles and refresh their clusters.
+@dataclass(slots=True)
+class _Staged:
+    """One staged article as the load sees it, with the loaded row holding its canonical URL."""
 
-    Articles already present keep their cluster assignment (so reruns change
-    nothing); new originals open a cluster; duplicates join their match's.
+    page_url: str
+    article: Article
+    result: DedupResult
+    refetch: bool
+    loaded_id: int | None
+    loaded_url: str | None
+    loaded_run: str | None
+    loaded_cluster: int | None
+
+
+@dataclass(slots=True)
+class LoadOutcome:
+    """What a load did: rows inserted (with their decisions), rows updated, clashes recorded."""
+
+    inserted: list[tuple[Article, DedupResult]] = field(default_factory=list)
+    updated: int = 0
+    clashes: int = 0
+
+
+def load_run(conn: Connection, run_key: str) -> LoadOutcome:
+    """Load the run's deduplicated articles into news.articles and refresh their clusters.
+
+    Set-based: one read of the staged rows joined with the articles holding
+    their canonical URLs, ids allocated in one call, rows copied into a
+    temporary table and inserted and updated by one statement each, so the
+    cost per article does not grow with the warehouse.
+
+    Nothing another run loaded changes unless the page is that story fetched
+    again on purpose (raw_pages.refetch): a page whose canonical URL an
+    earlier run loaded, or that another page of this run took first (in page
+    URL order), is recorded in news.url_clashes instead. A rerun of the run
+    updates its own rows, which keep their cluster, so it changes nothing.
 
     Args:
         conn: an open connection (one transaction).
         run_key: the run whose staged articles to load.
 
     Returns:
-        The articles inserted by this call (not those updated), with their decisions.
+        What was inserted (with the decisions), updated and refused.
     """
+    staged = _staged_for_load(conn, run_key)
+    outcome = LoadOutcome()
+    inserts: list[_Staged] = []
+    updates: list[_Staged] = []
+    clashes: list[tuple[str, str, str, int | None, str, str]] = []
+    claimed: dict[str, str] = {}  # canonical URL -> page URL of this run that took it
+    for item in staged:
+        canonical = item.article.canonical_url
+        if canonical in claimed:
+            clashes.append((item.page_url, item.article.feed_name, canonical, item.loaded_id,
+                            claimed[canonical], "same_run"))  # fmt: skip
+            continue
+        claimed[canonical] = item.page_url
+        if item.loaded_id is None:
+            inserts.append(item)
+        elif _may_update(item, run_key):
+            updates.append(item)
+        else:
+            clashes.append((item.page_url, item.article.feed_name, canonical, item.loaded_id, "",
+                            "loaded_earlier"))  # fmt: skip
+    ids = _allocate(conn, "news.articles", "article_id", len(inserts))
+    by_canonical = {i.article.canonical_url: (i.loaded_id, i.loaded_cluster) for i in updates}
+    by_canonical.update(
+        (i.article.canonical_url, (new_id, None)) for i, new_id in zip(inserts, ids, strict=True)
+    )
+    clusters = _cluster_ids(conn, inserts, by_canonical)
+    references = _article_ids(
+        conn,
+        {ref for i in inserts for ref in (i.result.duplicate_of, i.result.secondary_of) if ref}
+        - by_canonical.keys(),
+    )
+    references.update({url: pair[0] for url, pair in by_canonical.items() if pair[0] is not None})
+    rows = [
+        (new_id, *_article_values(i.article), clusters[i.article.canonical_url],
+         references.get(i.result.duplicate_of or ""), references.get(i.result.secondary_of or ""),
+         i.result.similarity, i.result.relation)
+        for i, new_id in zip(inserts, ids, strict=True)
+    ] + [
+        (i.loaded_id, *_article_values(i.article), i.loaded_cluster, None, None, 1.0, "original")
+        for i in updates
+    ]  # fmt: skip
+    _copy_load_rows(conn, rows)
+    columns = ", ".join(ARTICLE_COLUMNS)
+    conn.execute(
+        f"INSERT INTO news.articles (article_id, {columns}, cluster_id, duplicate_of, "
+        "secondary_of, similarity, dup_relation, first_run_key, last_run_key) "
+        f"OVERRIDING SYSTEM VALUE SELECT article_id, {columns}, cluster_id, duplicate_of, "
+        "secondary_of, similarity, dup_relation, %(run)s, %(run)s FROM load_articles "
+        "WHERE article_id = ANY(%(ids)s)",
+        {"run": run_key, "ids": ids},
+    )
+    if updates:
+        # Decisions stay as first loaded: only the content of a story fetched again changes.
+        assignments = ", ".join(f"{c} = t.{c}" for c in ARTICLE_COLUMNS if c != "canonical_url")
+        outcome.updated = conn.execute(
+            f"UPDATE news.articles a SET {assignments}, last_run_key = %(run)s, "
+            "updated_at = now() FROM load_articles t "
+            "WHERE a.article_id = t.article_id AND t.article_id <> ALL(%(ids)s)",
+            {"run": run_key, "ids": ids},
+        ).rowcount
+    _record_clashes(conn, run_key, clashes)
+    outcome.clashes = len(clashes)
+    outcome.inserted = [(i.article, i.result) for i in inserts]
+    refresh_clusters(
+        conn, {*clusters.values(), *(i.loaded_cluster for i in updates if i.loaded_cluster)}
+    )
+    return outcome
+
+
+def _staged_for_load(conn: Connection, run_key: str) -> list[_Staged]:
+    """The run's loadable staged articles in page URL order, with what holds their canonical URL."""
     rows = conn.execute(
-        "SELECT record, dedup FROM news.staged_articles WHERE run_key = %s "
-        "AND skipped_reason IS NULL AND dedup IS NOT NULL",
+        """
+        SELECT s.url AS page_url, s.record, s.dedup, coalesce(p.refetch, false) AS refetch,
+               a.article_id, a.url AS loaded_url, a.first_run_key, a.cluster_id
+        FROM news.staged_articles s
+        LEFT JOIN news.raw_pages p ON p.run_key = s.run_key AND p.url = s.url
+        LEFT JOIN news.articles a ON a.canonical_url = s.record ->> 'canonical_url'
+        WHERE s.run_key = %s AND s.skipped_reason IS NULL AND s.dedup IS NOT NULL
+        ORDER BY s.url
+        """,
         (run_key,),
     ).fetchall()
-    staged = [(from_json(Article, r["record"]), from_json(DedupResult, r["dedup"])) for r in rows]
-    # Originals before the duplicates that point at them.
-    staged.sort(key=lambda pair: pair[1].relation != "original")
-    columns = ", ".join(ARTICLE_COLUMNS)
-    placeholders = ", ".join(["%s"] * len(ARTICLE_COLUMNS))
-    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in ARTICLE_COLUMNS if c != "canonical_url")
-    clusters: dict[str, int] = {}
-    touched: set[int] = set()
-    inserted: list[tuple[Article, DedupResult]] = []
-    for article, result in staged:
-        existing = conn.execute(
-            "SELECT article_id, cluster_id FROM news.articles WHERE canonical_url = %s",
-            (article.canonical_url,),
-        ).fetchone()
-        if existing:
-            conn.execute(
-                f"INSERT INTO news.articles ({columns}, cluster_id, first_run_key, last_run_key) "
-                f"VALUES ({placeholders}, %s, %s, %s) ON CONFLICT (canonical_url) DO UPDATE SET "
-                f"{updates}, last_run_key = EXCLUDED.last_run_key, updated_at = now()",
-                [*_article_values(article), existing["cluster_id"], run_key, run_key],
-            )
-            touched.add(existing["cluster_id"])
-            clusters[article.canonical_url] = existing["cluster_id"]
-            continue
-        cluster_id = _resolve_cluster(conn, result, clusters)
+    return [
+        _Staged(
+            page_url=r["page_url"],
+            article=from_json(Article, r["record"]),
+            result=from_json(DedupResult, r["dedup"]),
+            refetch=r["refetch"],
+            loaded_id=r["article_id"],
+            loaded_url=r["loaded_url"],
+            loaded_run=r["first_run_key"],
+            loaded_cluster=r["cluster_id"],
+        )
+        for r in rows
+    ]
+
+
+def _may_update(item: _Staged, run_key: str) -> bool:
+    """Whether a staged page may replace the loaded article holding its canonical URL.
+
+    Only the same story may: this run's own page again (a rerun), or a page
+    its feed says was updated and that was fetched again for that reason.
+    """
+    same_story = item.loaded_url == item.article.url or item.page_url == item.article.canonical_url
+    return same_story and (item.loaded_run == run_key or item.refetch)
+
+
+def _allocate(conn: Connection, table: str, column: str, count: int) -> list[int]:
+    """count new values of an identity column, in one round trip."""
+    if not count:
+        return []
+    rows = conn.execute(
+        "SELECT nextval(pg_get_serial_sequence(%s, %s)) AS id FROM generate_series(1, %s)",
+        (table, column, count),
+    ).fetchall()
+    return [int(r["id"]) for r in rows]
+
+
+def _cluster_ids(
+    conn: Connection, inserts: Sequence[_Staged], batch: dict[str, tuple[int | None, int | None]]
+) -> dict[str, int]:
+    """The cluster of each new article, opening clusters for new stories in one statement.
+
+    A decision names a stored cluster ("cluster:<id>"), or the canonical URL
+    of its founder: an article of this load (followed to its own cluster), a
+    loaded article, or the article itself (a new story).
+    """
+    keys = {i.article.canonical_url: i.result.cluster_key for i in inserts}
+    founders = {url: _founder_key(url, keys) for url in keys}
+    loaded = _article_clusters(
+        conn,
+        {k for k in founders.values() if not k.startswith("cluster:") and k not in keys}
+        - batch.keys(),
+    )
+    loaded.update({url: c for url, (_, c) in batch.items() if c is not None})
+    new_stories = sorted(
+        {k for k in founders.values() if not k.startswith("cluster:") and k not in loaded}
+    )
+    opened = dict(
+        zip(
+            new_stories,
+            _allocate(conn, "news.story_clusters", "cluster_id", len(new_stories)),
+            strict=True,
+        )
+    )
+    if opened:
         conn.execute(
-            f"INSERT INTO news.articles ({columns}, cluster_id, duplicate_of, secondary_of, "
-            f"similarity, dup_relation, first_run_key, last_run_key) "
-            f"VALUES ({placeholders}, %s, %s, %s, %s, %s, %s, %s)",
-            [*_article_values(article), cluster_id, _article_id(conn, result.duplicate_of),
-             _article_id(conn, result.secondary_of), result.similarity, result.relation,
-             run_key, run_key],
+            "INSERT INTO news.story_clusters (cluster_id) OVERRIDING SYSTEM VALUE "
+            "SELECT unnest(%s::bigint[])",
+            (list(opened.values()),),
+        )
+    return {
+        url: int(key.removeprefix("cluster:"))
+        if key.startswith("cluster:")
+        else loaded.get(key) or opened[key]
+        for url, key in founders.items()
+    }
+
+
+def _founder_key(url: str, keys: dict[str, str]) -> str:
+    """Follow a copy of a copy within one load to its founder's cluster key."""
+    key, seen = keys[url], {url}
+    while key in keys and key not in seen:
+        seen.add(key)
+        key = keys[key]
+    return key
+
+
+def _article_clusters(conn: Connection, canonical_urls: set[str]) -> dict[str, int]:
+    """Cluster of each loaded article among these canonical URLs."""
+    if not canonical_urls:
+        return {}
+    rows = conn.execute(
+        "SELECT canonical_url, cluster_id FROM news.articles WHERE canonical_url = ANY(%s)",
+        (sorted(canonical_urls),),
+    ).fetchall()
+    return {r["canonical_url"]: int(r["cluster_id"]) for r in rows}
+
+
+def _article_ids(conn: Connection, canonical_urls: set[str]) -> dict[str, int]:
+    """Id of each loaded article among these canonical URLs."""
+    if not canonical_urls:
+        return {}
+    rows = conn.execute(
+        "SELECT canonical_url, article_id FROM news.articles WHERE canonical_url = ANY(%s)",
+        (sorted(canonical_urls),),
+    ).fetchall()
+    return {r["canonical_url"]: int(r["article_id"]) for r in rows}
+
+
+def _copy_load_rows(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """COPY the rows to load into a temporary table shaped like news.articles' columns."""
+    columns = ", ".join(ARTICLE_COLUMNS)
+    load_columns = (
+        f"article_id, {columns}, cluster_id, duplicate_of, secondary_of, similarity, dup_relation"
+    )
+    conn.execute("DROP TABLE IF EXISTS load_articles")
+    conn.execute(
+        f"CREATE TEMP TABLE load_articles ON COMMIT DROP AS SELECT {load_columns} "
+        "FROM news.articles WITH NO DATA"
+    )
+    with conn.cursor().copy(f"COPY load_articles ({load_columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _record_clashes(
+    conn: Connection, run_key: str, clashes: Sequence[tuple[str, str, str, int | None, str, str]]
+) -> None:
+    """Replace the run's recorded URL clashes with these."""
+    conn.execute("DELETE FROM news.url_clashes WHERE run_key = %s", (run_key,))
+    if clashes:
+        conn.cursor().executemany(
+            "INSERT INTO news.url_clashes (run_key, page_url, feed_name, canonical_url, "
+            "article_id, other_page_url, reason) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            [(run_key, *clash) for clash in clashes],
+        )
+    for page_url, _, canonical, _, other, reason in clashes:
+        LOGGER.warning(
+            "not loaded: page %s has canonical URL %s, %s", page_url, canonical,
+            f"taken by {other} in this run" if reason == "same_run" else "loaded by an earlier run",
         )  # fmt: skip
-        clusters[article.canonical_url] = cluster_id
-        touched.add(cluster_id)
-        inserted.append((article, result))
-    refresh_clusters(conn, touched)
-    return inserted
-
-
-def _article_id(conn: Connection, canonical_url: str | None) -> int | None:
-    """The id of a loaded article, None when absent or not given."""
-    if not canonical_url:
-        return None
-    row = conn.execute(
-        "SELECT article_id FROM news.articles WHERE canonical_url = %s", (canonical_url,)
-    ).fetchone()
-    return int(row["article_id"]) if row else None
-
-
-def _resolve_cluster(conn: Connection, result: DedupResult, clusters: dict[str, int]) -> int:
-    """The cluster id for a dedup decision, opening a cluster for a new original."""
-    key = result.cluster_key
-    if key.startswith("cluster:"):
-        return int(key.removeprefix("cluster:"))
-    if key in clusters:
-        return clusters[key]
-    row = conn.execute(
-        "SELECT cluster_id FROM news.articles WHERE canonical_url = %s", (key,)
-    ).fetchone()
-    if row:
-        return int(row["cluster_id"])
-    created = conn.execute(
-        "INSERT INTO news.story_clusters DEFAULT VALUES RETURNING cluster_id"
-    ).fetchone()
-    assert created is not None
-    return int(created["cluster_id"])
 
 
 def refresh_clusters(conn: Connection, cluster_ids: Iterable[int]) -> None:
@@ -492,6 +692,8 @@ def record_stage_counts(conn: Connection, run_key: str) -> None:
                             AND a.feed_name = r.feed_name AND a.dup_relation = 'original'),
             duplicates = (SELECT count(*) FROM news.articles a WHERE a.first_run_key = r.run_key
                           AND a.feed_name = r.feed_name AND a.dup_relation <> 'original'),
+            clashes = (SELECT count(*) FROM news.url_clashes c WHERE c.run_key = r.run_key
+                       AND c.feed_name = r.feed_name),
             updated_at = now()
         WHERE r.run_key = %s
         """,

@@ -410,6 +410,7 @@ def deduplicate(dsn: str, settings: Settings, run: RunInfo) -> dict[str, int]:
         {"new": originals, "duplicates": copies, "known": already loaded}.
     """
     with warehouse.connect(dsn) as conn:
+        warehouse.lock_stage(conn, run.run_key, "deduplicate")
         articles = warehouse.staged_articles(conn, run.run_key)
         existing = warehouse.existing_urls(conn, [a.canonical_url for a in articles])
         # The first page (in URL order) of a canonical URL is the one the load keeps.
@@ -441,6 +442,7 @@ def load(dsn: str, settings: Settings, run: RunInfo) -> dict[str, int]:
         stories replaced, "clashes": pages refused because their canonical URL is taken}.
     """
     with warehouse.connect(dsn) as conn:
+        warehouse.lock_stage(conn, run.run_key, "load")
         outcome = warehouse.load_run(conn, run.run_key)
         for article, result in outcome.inserted:
             doc = _dedup_doc(article)
@@ -533,11 +535,15 @@ def run_all(
 
     Returns:
         The printable summary.
+
+    Raises:
+        warehouse.RunInProgressError: another process is running the same day.
     """
-    for source in prepare(dsn, registry, feeds):
-        fetch_feed(dsn, settings, run, source)
-    extract(dsn, settings, run)
-    deduplicate(dsn, settings, run)
-    load(dsn, settings, run)
-    check(dsn, settings, run)
-    return summary(dsn, run)
+    with warehouse.run_lock(dsn, run.run_key):
+        for source in prepare(dsn, registry, feeds):
+            fetch_feed(dsn, settings, run, source)
+        extract(dsn, settings, run)
+        deduplicate(dsn, settings, run)
+        load(dsn, settings, run)
+        check(dsn, settings, run)
+        return summary(dsn, run)

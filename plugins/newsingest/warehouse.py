@@ -67,6 +67,74 @@ def connect(dsn: str) -> Iterator[Connection]:
         yield conn
 
 
+class RunInProgressError(WarehouseError):
+    """Another process is running the same day; the message names it."""
+
+
+def _lock_key(kind: str, run_key: str) -> str:
+    return f"newsingest:{kind}:{run_key}"
+
+
+@contextmanager
+def run_lock(dsn: str, run_key: str) -> Iterator[None]:
+    """Hold the advisory lock of a run for the block, or fail at once if another holds it.
+
+    Two `newsingest run` of one day would otherwise race on the same staged
+    rows; the second is told who holds the day instead.
+
+    Raises:
+        RunInProgressError: another session holds the lock (its pid, application and start).
+    """
+    with connect(dsn) as conn:
+        conn.autocommit = True
+        key = _lock_key("run", run_key)
+        got = conn.execute(
+            "SELECT pg_try_advisory_lock(hashtextextended(%s, 0)) AS got", (key,)
+        ).fetchone()
+        if not (got and got["got"]):
+            raise RunInProgressError(_holder_message(conn, key, run_key))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (key,))
+
+
+def _holder_message(conn: Connection, key: str, run_key: str) -> str:
+    """One line naming the session that holds a run's lock."""
+    row = conn.execute(
+        """
+        SELECT a.pid, a.application_name, a.client_addr, a.backend_start
+        FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+        WHERE l.locktype = 'advisory' AND l.granted
+          AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended(%s, 0)
+        LIMIT 1
+        """,
+        (key,),
+    ).fetchone()
+    who = (
+        f"backend pid {row['pid']} ({row['application_name'] or 'unnamed'}"
+        f"{', from ' + str(row['client_addr']) if row['client_addr'] else ''}, connected since "
+        f"{row['backend_start']:%Y-%m-%d %H:%M:%S %Z})"
+        if row
+        else "another session"
+    )
+    return (
+        f"run {run_key} is already in progress in {who}: wait for it to finish, "
+        "then run it again if needed (a rerun of a day is safe)"
+    )
+
+
+def lock_stage(conn: Connection, run_key: str, stage: str) -> None:
+    """Wait for the stage of a run to be free, and hold it until the transaction ends.
+
+    The deduplicate and load stages read, decide, then write: two of them on
+    one run at once (a retried task beside a manual run) would decide twice.
+    """
+    conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (_lock_key(stage, run_key),)
+    )
+
+
 def dsn_to_uri(dsn: str) -> str:
     """A postgresql:// URI for any libpq DSN (Airflow connections are given as URIs)."""
     params = conninfo_to_dict(dsn)

@@ -119,13 +119,24 @@ def news_ingest() -> None:
 
     @task(
         trigger_rule="all_done",
-        doc_md="Extracts every staged page with trafilatura; pages below the quality gates "
-        "are recorded as skipped with a reason (news.staged_articles.skipped_reason).",
+        doc_md="Splits the run's pages into `extract_shards` parts (settings).",
     )
-    def extract() -> dict[str, int]:
+    def extract_shards() -> list[dict[str, int]]:
         from newsingest import airflow_tasks
 
-        return airflow_tasks.extract()
+        return airflow_tasks.extract_shards()
+
+    @task(
+        trigger_rule="all_done",
+        doc_md="Extracts one shard of the staged pages with trafilatura (one mapped task per "
+        "shard: more workers, more shards at once); pages below the quality gates are recorded "
+        "as skipped with a reason (news.staged_articles.skipped_reason). A page already "
+        "extracted from the same bytes (a rerun) is not extracted again.",
+    )
+    def extract(part: dict[str, int]) -> dict[str, int]:
+        from newsingest import airflow_tasks
+
+        return airflow_tasks.extract(part)
 
     @task(doc_md="Assigns each new article to a story cluster (exact and near duplicates).")
     def deduplicate() -> dict[str, int]:
@@ -202,8 +213,9 @@ def news_ingest() -> None:
 
     key = run_key()
     fetched = fetch.expand(source=prepare())
-    extracted = extract()
-    fetched >> extracted
+    shards = extract_shards()
+    extracted = extract.expand(part=shards)
+    fetched >> shards
     checks = [check(), check_article_columns, check_article_rules, check_feed_health]
     key >> fetched
     extracted >> deduplicate() >> load() >> checks

@@ -67,3 +67,16 @@ COMMENT ON COLUMN news.stage_timings.wall_s IS 'Wall-clock seconds.';
 COMMENT ON COLUMN news.stage_timings.cpu_s IS 'CPU seconds of the process running the stage and of the worker processes it used (not the database''s).';
 COMMENT ON COLUMN news.stage_timings.items IS 'What the stage handled: pages fetched, pages extracted, articles deduplicated or loaded.';
 COMMENT ON COLUMN news.stage_timings.worker IS 'Host name and process id that ran the stage.';
+
+CREATE TABLE news.page_claims (
+    run_key    text NOT NULL,
+    url        text NOT NULL,
+    feed_name  text NOT NULL,
+    claimed_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (run_key, url)
+);
+COMMENT ON TABLE news.page_claims IS 'Which feed of a run fetches each page URL: feeds fetched at once (mapped tasks, several workers) claim their URLs here first, so a URL two feeds link is fetched once per run.';
+COMMENT ON COLUMN news.page_claims.run_key IS 'The run.';
+COMMENT ON COLUMN news.page_claims.url IS 'Canonical form of the page URL (the key of news.raw_pages).';
+COMMENT ON COLUMN news.page_claims.feed_name IS 'The feed that claimed it first; other feeds of the run count it as known.';
+COMMENT ON COLUMN news.page_claims.claimed_at IS 'When it was claimed (pruned with the staged pages).';

@@ -96,10 +96,18 @@ def fetch(source: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def extract() -> dict[str, int]:
-    """Extract the pages staged by this run."""
+def extract_shards() -> list[dict[str, int]]:
+    """The parts of the run's pages that mapped extract tasks take, one task each."""
+    shards = _run().settings.extract_shards
+    return [{"shard": i, "shards": shards} for i in range(shards)]
+
+
+def extract(part: dict[str, int]) -> dict[str, int]:
+    """Extract one shard of the pages staged by this run (in this task's own process)."""
     ctx = _run()
-    return pipeline.extract(ctx.dsn, ctx.settings, ctx.run)
+    return pipeline.extract(
+        ctx.dsn, ctx.settings, ctx.run, shard=int(part["shard"]), shards=int(part["shards"])
+    )
 
 
 def deduplicate() -> dict[str, int]:

@@ -56,6 +56,9 @@ class Settings:
     raw_retention_days: int = 14
     max_failed_feed_share: float = 0.5
     max_duplicate_share: float = 0.9
+    extract_chunk_pages: int = 200
+    extract_processes: int = 0
+    extract_shards: int = 2
 
     def __post_init__(self) -> None:
         if self.connect_timeout <= 0 or self.read_timeout <= 0:
@@ -77,6 +80,10 @@ class Settings:
             raise SettingsError("retries and max_redirects must not be negative")
         if self.max_teaser_chars < self.min_body_chars:
             raise SettingsError("max_teaser_chars must be >= min_body_chars")
+        if self.extract_chunk_pages < 1 or self.extract_shards < 1:
+            raise SettingsError("extract_chunk_pages and extract_shards must be >= 1")
+        if self.extract_processes < 0:
+            raise SettingsError("extract_processes must be >= 0 (0: every CPU available)")
 
     def replace(self, **changes: Any) -> Settings:
         """Return a copy with some fields changed (validated again)."""

@@ -29,6 +29,7 @@ from newsingest.records import (
     storable,
     to_json,
 )
+from newsingest.timings import StageTiming
 
 LOGGER = logging.getLogger(__name__)
 
@@ -273,12 +274,20 @@ def loaded_fetch_times(conn: Connection, urls: Sequence[str]) -> dict[str, datet
     return {r["canonical_url"]: r["fetched_at"] for r in rows}
 
 
-def staged_by_other_feeds(
-    conn: Connection, run_key: str, urls: Sequence[str], feed_name: str
-) -> set[str]:
-    """URLs another feed already staged in this run (cross-feed duplicate entries)."""
+def claim_pages(conn: Connection, run_key: str, urls: Sequence[str], feed_name: str) -> set[str]:
+    """Claim page URLs of a run for a feed; returns those another feed of the run holds.
+
+    Feeds fetched at once (mapped tasks on several workers) each claim first, in
+    one statement: a URL two feeds link is fetched by one of them. Commit at
+    once (a transaction of its own) so that the other feeds see the claim.
+    """
+    conn.execute(
+        "INSERT INTO news.page_claims (run_key, url, feed_name) "
+        "SELECT %s, unnest(%s::text[]), %s ON CONFLICT (run_key, url) DO NOTHING",
+        (run_key, sorted(set(urls)), feed_name),
+    )
     rows = conn.execute(
-        "SELECT url FROM news.raw_pages WHERE run_key = %s AND url = ANY(%s) AND feed_name <> %s",
+        "SELECT url FROM news.page_claims WHERE run_key = %s AND url = ANY(%s) AND feed_name <> %s",
         (run_key, list(urls), feed_name),
     ).fetchall()
     return {r["url"] for r in rows}
@@ -319,10 +328,38 @@ def stage_pages(conn: Connection, run_key: str, pages: Iterable[FetchedPage]) ->
     return len(rows)
 
 
-def staged_pages(conn: Connection, run_key: str) -> Iterator[FetchedPage]:
-    """Pages staged by a run, decompressed, in URL order."""
+def staged_pages(
+    conn: Connection,
+    run_key: str,
+    *,
+    shard: int = 0,
+    shards: int = 1,
+    unless_extracted_by: str | None = None,
+) -> Iterator[FetchedPage]:
+    """Pages staged by a run, decompressed, in URL order, read through a server-side cursor.
+
+    Args:
+        conn: a connection whose transaction stays open while the pages are read.
+        run_key: the run.
+        shard: which part of the pages (by a hash of the URL) ...
+        shards: ... of how many parts.
+        unless_extracted_by: an extractor version: leave out the pages whose staged
+            article that version made from the same bytes (a rerun of an unchanged day).
+    """
+    unchanged = (
+        "AND NOT EXISTS (SELECT 1 FROM news.staged_articles s WHERE s.run_key = p.run_key "
+        "AND s.url = p.url AND s.source_sha256 = p.body_sha256 "
+        "AND s.extractor_version = %(version)s)"
+        if unless_extracted_by
+        else ""
+    )
     with conn.cursor(name="staged_pages") as cursor:
-        cursor.execute("SELECT * FROM news.raw_pages WHERE run_key = %s ORDER BY url", (run_key,))
+        cursor.itersize = 100
+        cursor.execute(
+            "SELECT * FROM news.raw_pages p WHERE run_key = %(run)s "
+            f"AND abs(hashtextextended(url, 0)) %% %(shards)s = %(shard)s {unchanged} ORDER BY url",
+            {"run": run_key, "shard": shard, "shards": shards, "version": unless_extracted_by},
+        )
         for row in cursor:
             yield FetchedPage(
                 feed_name=row["feed_name"],
@@ -341,27 +378,49 @@ def staged_pages(conn: Connection, run_key: str) -> Iterator[FetchedPage]:
             )
 
 
-def stage_articles(conn: Connection, run_key: str, articles: Iterable[Article]) -> None:
-    """Store extraction results keyed by the page URL they came from."""
+def count_staged_pages(conn: Connection, run_key: str, *, shard: int = 0, shards: int = 1) -> int:
+    """How many pages a run staged (in one shard of them)."""
+    row = conn.execute(
+        "SELECT count(*) AS n FROM news.raw_pages WHERE run_key = %s "
+        "AND abs(hashtextextended(url, 0)) %% %s = %s",
+        (run_key, shards, shard),
+    ).fetchone()
+    return int(row["n"]) if row else 0
+
+
+def stage_articles(conn: Connection, run_key: str, articles: Iterable[tuple[str, Article]]) -> None:
+    """Store extraction results ((page URL, article) pairs) keyed by their staged page.
+
+    Each row notes the digest of the page it was made from and the extractor's
+    version, so that a rerun of an unchanged day does not extract it again.
+    """
     conn.cursor().executemany(
         """
-        INSERT INTO news.staged_articles (run_key, url, feed_name, skipped_reason, record)
-        VALUES (%s, %s, %s, %s, %s)
+        INSERT INTO news.staged_articles (run_key, url, feed_name, skipped_reason, record,
+            source_sha256, extractor_version)
+        VALUES (%(run)s, %(url)s, %(feed)s, %(skipped)s, %(record)s,
+            (SELECT body_sha256 FROM news.raw_pages WHERE run_key = %(run)s AND url = %(url)s),
+            %(version)s)
         ON CONFLICT (run_key, url) DO UPDATE SET feed_name = EXCLUDED.feed_name,
-            skipped_reason = EXCLUDED.skipped_reason, record = EXCLUDED.record, dedup = NULL
+            skipped_reason = EXCLUDED.skipped_reason, record = EXCLUDED.record, dedup = NULL,
+            source_sha256 = EXCLUDED.source_sha256, extractor_version = EXCLUDED.extractor_version
         """,
-        [(run_key, a.url, a.feed_name, a.skipped_reason, Jsonb(to_json(a))) for a in articles],
-    )
+        [
+            {"run": run_key, "url": url, "feed": a.feed_name, "skipped": a.skipped_reason,
+             "record": Jsonb(to_json(a)), "version": a.extractor_version}
+            for url, a in articles
+        ],
+    )  # fmt: skip
 
 
-def staged_articles(conn: Connection, run_key: str) -> list[Article]:
-    """Loadable (not skipped) articles extracted by a run."""
+def staged_articles(conn: Connection, run_key: str) -> list[tuple[str, Article]]:
+    """Loadable (not skipped) articles extracted by a run, as (page URL, article) pairs."""
     rows = conn.execute(
-        "SELECT record FROM news.staged_articles WHERE run_key = %s AND skipped_reason IS NULL "
-        "ORDER BY url",
+        "SELECT url, record FROM news.staged_articles WHERE run_key = %s "
+        "AND skipped_reason IS NULL ORDER BY url",
         (run_key,),
     ).fetchall()
-    return [from_json(Article, r["record"]) for r in rows]
+    return [(r["url"], from_json(Article, r["record"])) for r in rows]
 
 
 # -- deduplication state ---------------------------------------------------
@@ -769,6 +828,37 @@ def record_stage_counts(conn: Connection, run_key: str) -> None:
     )
 
 
+def record_timing(conn: Connection, run_key: str, timing: StageTiming) -> None:
+    """Record (or replace, for a rerun) how long one stage or part of a run took."""
+    conn.execute(
+        """
+        INSERT INTO news.stage_timings (run_key, stage, part, started_at, finished_at, wall_s,
+            cpu_s, items, worker)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+        ON CONFLICT (run_key, stage, part) DO UPDATE SET started_at = EXCLUDED.started_at,
+            finished_at = EXCLUDED.finished_at, wall_s = EXCLUDED.wall_s, cpu_s = EXCLUDED.cpu_s,
+            items = EXCLUDED.items, worker = EXCLUDED.worker
+        """,
+        (run_key, timing.stage, timing.part, timing.started_at, timing.finished_at,
+         timing.wall_s, timing.cpu_s, timing.items, timing.worker),
+    )  # fmt: skip
+
+
+def stage_timings(conn: Connection, run_key: str) -> list[dict[str, Any]]:
+    """Per stage of a run: parts, items, wall time of the slowest part, CPU of all parts."""
+    return [
+        dict(r)
+        for r in conn.execute(
+            """
+            SELECT stage, count(*) AS parts, sum(items) AS items, max(wall_s) AS wall_s,
+                   sum(cpu_s) AS cpu_s, min(started_at) AS started_at
+            FROM news.stage_timings WHERE run_key = %s GROUP BY stage ORDER BY min(started_at)
+            """,
+            (run_key,),
+        ).fetchall()
+    ]
+
+
 def run_checks(conn: Connection, run_key: str, future_skew_hours: int) -> dict[str, int]:
     """Figures the run's quality checks compare with their bounds."""
     row = conn.execute(
@@ -899,7 +989,8 @@ def prune_staging(conn: Connection, before: datetime) -> dict[str, int]:
             SELECT 1 FROM news.raw_pages p WHERE p.run_key = s.run_key AND p.url = s.url)
         """
     ).rowcount
-    return {"raw_pages": pages, "staged_articles": staged}
+    claims = conn.execute("DELETE FROM news.page_claims WHERE claimed_at < %s", (before,)).rowcount
+    return {"raw_pages": pages, "staged_articles": staged, "page_claims": claims}
 
 
 def refresh_all_clusters(conn: Connection) -> int:

@@ -49,7 +49,7 @@ def test_maintenance(loaded: str, settings: Settings) -> None:
         pages = conn.execute("SELECT count(*) FROM news.raw_pages").fetchone()
         articles = conn.execute("SELECT count(*) FROM news.articles").fetchone()
     kept = maintenance.prune_staging(loaded, settings, datetime.now(UTC))
-    assert kept == {"raw_pages": 0, "staged_articles": 0}
+    assert kept == {"raw_pages": 0, "staged_articles": 0, "page_claims": 0}
     later = datetime.now(UTC).replace(year=datetime.now(UTC).year + 1)
     deleted = maintenance.prune_staging(loaded, settings, later)
     assert deleted["raw_pages"] == pages[0]  # type: ignore[index]

@@ -107,6 +107,8 @@ def news_ingest() -> None:
         pool="news_http",
         max_active_tis_per_dagrun=4,
         retries=1,
+        # The grid lists `fetch [daily-courier]` rather than `fetch [1]`.
+        map_index_template="{{ task.op_kwargs['source']['name'] }}",
         doc_md="Fetches one feed and its new pages into news.raw_pages. A broken feed or "
         "page is **not** a task failure: it is counted by error class in news.fetch_log and "
         "news.ingest_runs. The log ends with `feed <name>: ok|FAILED ...`. A task failure "

@@ -581,22 +581,36 @@ def report_feeds(conn: Connection, day: date) -> list[dict[str, Any]]:
     ]
 
 
-def report_top_stories(conn: Connection, day: date, limit: int) -> list[dict[str, Any]]:
-    """Story clusters with an article published that UTC day, widest spread first."""
+def report_top_stories(
+    conn: Connection, day: date, limit: int, *, earlier: bool = False
+) -> list[dict[str, Any]]:
+    """Story clusters with an article published that UTC day, widest spread first.
+
+    Args:
+        conn: warehouse connection.
+        day: the UTC day.
+        limit: how many clusters.
+        earlier: False for the stories first published that day, True for those first
+            published before it that gained articles that day.
+
+    Returns:
+        Rows of news.story_spread with day_articles, the cluster's articles of that day.
+    """
     return [
         dict(r)
         for r in conn.execute(
             """
             SELECT s.cluster_id, s.outlet_count, s.member_count, s.first_outlet,
-                   s.first_published_at, s.agencies, s.title
+                   s.first_published_at, s.agencies, s.title, d.day_articles
             FROM news.story_spread s
-            WHERE EXISTS (
-                SELECT 1 FROM news.articles a WHERE a.cluster_id = s.cluster_id
-                AND (coalesce(a.published_at, a.fetched_at) AT TIME ZONE 'UTC')::date = %s)
+            JOIN (SELECT a.cluster_id, count(*) AS day_articles FROM news.articles a
+                  WHERE (coalesce(a.published_at, a.fetched_at) AT TIME ZONE 'UTC')::date = %s
+                  GROUP BY a.cluster_id) d ON d.cluster_id = s.cluster_id
+            WHERE coalesce(s.first_day < %s, false) = %s
             ORDER BY s.outlet_count DESC, s.member_count DESC, s.first_published_at, s.cluster_id
             LIMIT %s
             """,
-            (day, limit),
+            (day, day, earlier, limit),
         ).fetchall()
     ]
 

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from newsingest import __version__
 
@@ -273,6 +274,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_ui(args: argparse.Namespace) -> int:
+    """Start the Airflow UI on the demo until Ctrl-C, then stop everything it started."""
+    from newsingest.demo import runner, ui
+
+    return ui.run_ui(
+        state_dir=Path(args.state_dir),
+        airflow_home=Path(args.airflow_home),
+        port=args.port,
+        demo_port=args.demo_port or runner.DEMO_PORT,
+        trigger=not args.no_trigger,
+    )
+
+
 def cmd_serve_demo(args: argparse.Namespace) -> int:
     """Serve the bundled demo site until interrupted."""
     from newsingest.demo import server
@@ -334,6 +348,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dsn", help="a migrated warehouse (default: NEWSINGEST_DSN)")
     p.set_defaults(func=cmd_data_dictionary)
 
+    _add_local_commands(sub)
+    return parser
+
+
+def _add_local_commands(sub: Any) -> None:
+    """The subcommands that run things on this machine: db, demo, ui, serve-demo."""
     p = sub.add_parser(
         "db",
         help="a local PostgreSQL for demos and tests",
@@ -357,6 +377,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_demo)
 
+    p = sub.add_parser(
+        "ui",
+        help="the Airflow UI (airflow standalone) on the demo; Ctrl-C stops everything",
+        description="Starts the local PostgreSQL (unless NEWSINGEST_DSN is set), the demo site "
+        "and airflow standalone (LocalExecutor, 4 task processes), unpauses news_ingest and "
+        "triggers one run for the demo day, 2022-01-22. Ctrl-C (or SIGTERM) stops all of it.",
+    )
+    p.add_argument("--state-dir", default=str(STATE_DIR), help="local state (database, registry)")
+    p.add_argument("--airflow-home", default=".airflow", help="project-local AIRFLOW_HOME")
+    p.add_argument("--port", type=int, default=8080, help="UI port on 127.0.0.1 (default 8080)")
+    p.add_argument(
+        "--demo-port", type=int, help="demo site port (default 8765, as `newsingest demo`)"
+    )
+    p.add_argument(
+        "--no-trigger", action="store_true", help="only start the UI; trigger runs yourself"
+    )
+    p.set_defaults(func=cmd_ui)
+
     p = sub.add_parser("serve-demo", help="serve the bundled demo site until interrupted")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument(
@@ -366,7 +404,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="port to listen on (default 8765, which the demo registry expects)",
     )
     p.set_defaults(func=cmd_serve_demo)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -395,6 +432,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (MigrationError, ValueError, RuntimeError) as exc:
         print(f"newsingest: {_first_line(exc)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("newsingest: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from typing import Any
 from airflow.sdk import Asset, BaseHook, get_current_context
 from airflow.sdk.exceptions import AirflowNotFoundException, AirflowSkipException
 
-from newsingest import maintenance, pipeline, report
+from newsingest import feed_health, maintenance, pipeline, report
 from newsingest.records import FeedSource, from_json, to_json
 from newsingest.settings import Settings, load_settings
 from newsingest.warehouse import WarehouseError
@@ -132,6 +132,14 @@ def check() -> dict[str, Any]:
     """Run the data-quality checks; a breach fails the task with the numbers."""
     ctx = _run()
     return pipeline.check(ctx.dsn, ctx.settings, ctx.run)
+
+
+def check_feed_volume() -> dict[str, Any]:
+    """Warn about feeds far below their usual volume, silent or skipping; fail past a share."""
+    ctx = _run()
+    return feed_health.check_feed_volume(
+        ctx.dsn, ctx.settings, ctx.run.run_key, ctx.run.logical_date
+    )
 
 
 def summarise() -> str:

@@ -24,7 +24,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 def daily_report(dsn: str, day: date, *, top: int = 10) -> str:
-    """The day's feeds, top story clusters and copying outlets.
+    """The day's feeds needing attention, feeds, top story clusters and copying outlets.
 
     Args:
         dsn: warehouse connection string.
@@ -35,6 +35,7 @@ def daily_report(dsn: str, day: date, *, top: int = 10) -> str:
         The printable report.
     """
     with warehouse.connect(dsn) as conn:
+        alerts = warehouse.report_alerts(conn, day)
         feeds = warehouse.report_feeds(conn, day)
         stories = warehouse.report_top_stories(conn, day, top)
         spreading = warehouse.report_top_stories(conn, day, top, earlier=True)
@@ -58,7 +59,17 @@ def daily_report(dsn: str, day: date, *, top: int = 10) -> str:
          c["attributed_copies"], f"{float(c['copy_share']):.0%}")
         for c in copiers
     ]  # fmt: skip
+    alert_rows = [
+        (a["feed_name"], a["kind"], a["message"].removeprefix(f"feed {a['feed_name']}: "))
+        for a in alerts
+    ]
     sections: list[tuple[str, tuple[str, ...], list[tuple[Any, ...]], str]] = [
+        (
+            "Feeds needing attention (feed-volume check of this logical date, news.alerts)",
+            ("feed", "alert", "what the check found"),
+            alert_rows,
+            "(none)",
+        ),
         (
             "Feeds (runs of this logical date)",
             ("feed", "outlet", "fetched", "new", "duplicates", "failed", "status"),

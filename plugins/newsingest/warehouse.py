@@ -7,7 +7,7 @@ import logging
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import psycopg
@@ -26,6 +26,9 @@ from newsingest.records import (
     from_json,
     to_json,
 )
+
+if TYPE_CHECKING:
+    from newsingest.feed_health import Alert
 
 LOGGER = logging.getLogger(__name__)
 
@@ -626,6 +629,39 @@ def report_copy_outlets(conn: Connection, day: date, min_share: float) -> list[d
             ORDER BY copy_share DESC, articles DESC, outlet
             """,
             (day, min_share),
+        ).fetchall()
+    ]
+
+
+def feed_health(conn: Connection, day: date, weeks: int) -> list[dict[str, Any]]:
+    """Each feed with a dated run on day, against its own last weeks (news.feed_health_at)."""
+    return [
+        dict(r)
+        for r in conn.execute("SELECT * FROM news.feed_health_at(%s, %s)", (day, weeks)).fetchall()
+    ]
+
+
+def record_alerts(conn: Connection, run_key: str, day: date, alerts: Sequence[Alert]) -> None:
+    """Replace the run's rows in news.alerts with alerts (feed_name, kind, message, figures)."""
+    conn.execute("DELETE FROM news.alerts WHERE run_key = %s", (run_key,))
+    for alert in alerts:
+        conn.execute(
+            """
+            INSERT INTO news.alerts (run_key, feed_name, kind, day, message, figures)
+            VALUES (%s, %s, %s, %s, %s, %s)
+            """,
+            (run_key, alert.feed_name, alert.kind, day, alert.message, Jsonb(alert.figures)),
+        )
+
+
+def report_alerts(conn: Connection, day: date) -> list[dict[str, Any]]:
+    """The alerts of the runs of a logical date, by feed."""
+    return [
+        dict(r)
+        for r in conn.execute(
+            "SELECT feed_name, kind, message FROM news.alerts WHERE day = %s "
+            "ORDER BY feed_name, kind",
+            (day,),
         ).fetchall()
     ]
 

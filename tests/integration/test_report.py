@@ -21,7 +21,8 @@ def loaded(warehouse_dsn: str, settings: Settings, demo_registry: Path) -> str:
 
 def test_report_of_the_day(loaded: str) -> None:
     text = report.daily_report(loaded, date(2022, 1, 21), top=3)
-    feeds, stories, _earlier, copiers = text.split("\n\n")[1:5]
+    attention, feeds, stories, _earlier, copiers = text.split("\n\n")[1:6]
+    assert attention.startswith("Feeds needing attention")
     assert "(no run recorded" in feeds  # the run's logical date is the 22nd
     lines = stories.splitlines()
     assert lines[0].startswith("Top stories first published this day")

@@ -26,7 +26,7 @@ EXPECTED = json.loads(
 )
 UNMAPPED_TASKS = (
     "run_key", "prepare", "extract", "deduplicate", "load", "check", "check_article_columns",
-    "check_article_rules", "check_feed_health", "summarise",
+    "check_article_rules", "check_feed_health", "check_feed_volume", "summarise",
 )  # fmt: skip
 FINISHED = frozenset({"success", "failed"})
 

@@ -674,6 +674,7 @@ def run_all(
     Raises:
         warehouse.RunInProgressError: another process is running the same day.
     """
+    load_registry(registry)  # a broken registry is reported before the warehouse is reached
     with warehouse.run_lock(dsn, run.run_key):
         # One feed after another: a page two feeds link goes to the first in registry order.
         for source in prepare(dsn, registry, feeds):

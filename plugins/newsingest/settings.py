@@ -59,6 +59,15 @@ class Settings:
     extract_chunk_pages: int = 200
     extract_processes: int = 0
     extract_shards: int = 2
+    health_weeks: int = 8
+    health_min_history: int = 3
+    health_mad_factor: float = 3.0
+    health_min_drop_share: float = 0.5
+    health_min_expected: float = 2.0
+    health_silent_days: int = 3
+    health_skipped_jump: float = 0.3
+    health_min_pages: int = 5
+    max_alerted_feed_share: float = 0.5
 
     def __post_init__(self) -> None:
         if self.connect_timeout <= 0 or self.read_timeout <= 0:
@@ -84,6 +93,11 @@ class Settings:
             raise SettingsError("extract_chunk_pages and extract_shards must be >= 1")
         if self.extract_processes < 0:
             raise SettingsError("extract_processes must be >= 0 (0: every CPU available)")
+        if self.health_weeks < 1 or self.health_silent_days < 1 or self.health_min_history < 1:
+            raise SettingsError("health_weeks, health_silent_days, health_min_history must be >= 1")
+        shares = ("health_min_drop_share", "health_skipped_jump", "max_alerted_feed_share")
+        if not all(0.0 <= getattr(self, name) <= 1.0 for name in shares):
+            raise SettingsError(f"{', '.join(shares)} must lie between 0 and 1")
 
     def replace(self, **changes: Any) -> Settings:
         """Return a copy with some fields changed (validated again)."""

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import psycopg
@@ -30,6 +30,9 @@ from newsingest.records import (
     to_json,
 )
 from newsingest.timings import StageTiming
+
+if TYPE_CHECKING:
+    from newsingest.feed_health import Alert
 
 LOGGER = logging.getLogger(__name__)
 
@@ -941,22 +944,36 @@ def report_feeds(conn: Connection, day: date) -> list[dict[str, Any]]:
     ]
 
 
-def report_top_stories(conn: Connection, day: date, limit: int) -> list[dict[str, Any]]:
-    """Story clusters with an article published that UTC day, widest spread first."""
+def report_top_stories(
+    conn: Connection, day: date, limit: int, *, earlier: bool = False
+) -> list[dict[str, Any]]:
+    """Story clusters with an article published that UTC day, widest spread first.
+
+    Args:
+        conn: warehouse connection.
+        day: the UTC day.
+        limit: how many clusters.
+        earlier: False for the stories first published that day, True for those first
+            published before it that gained articles that day.
+
+    Returns:
+        Rows of news.story_spread with day_articles, the cluster's articles of that day.
+    """
     return [
         dict(r)
         for r in conn.execute(
             """
             SELECT s.cluster_id, s.outlet_count, s.member_count, s.first_outlet,
-                   s.first_published_at, s.agencies, s.title
+                   s.first_published_at, s.agencies, s.title, d.day_articles
             FROM news.story_spread s
-            WHERE EXISTS (
-                SELECT 1 FROM news.articles a WHERE a.cluster_id = s.cluster_id
-                AND (coalesce(a.published_at, a.fetched_at) AT TIME ZONE 'UTC')::date = %s)
+            JOIN (SELECT a.cluster_id, count(*) AS day_articles FROM news.articles a
+                  WHERE (coalesce(a.published_at, a.fetched_at) AT TIME ZONE 'UTC')::date = %s
+                  GROUP BY a.cluster_id) d ON d.cluster_id = s.cluster_id
+            WHERE coalesce(s.first_day < %s, false) = %s
             ORDER BY s.outlet_count DESC, s.member_count DESC, s.first_published_at, s.cluster_id
             LIMIT %s
             """,
-            (day, limit),
+            (day, day, earlier, limit),
         ).fetchall()
     ]
 
@@ -972,6 +989,39 @@ def report_copy_outlets(conn: Connection, day: date, min_share: float) -> list[d
             ORDER BY copy_share DESC, articles DESC, outlet
             """,
             (day, min_share),
+        ).fetchall()
+    ]
+
+
+def feed_health(conn: Connection, day: date, weeks: int) -> list[dict[str, Any]]:
+    """Each feed with a dated run on day, against its own last weeks (news.feed_health_at)."""
+    return [
+        dict(r)
+        for r in conn.execute("SELECT * FROM news.feed_health_at(%s, %s)", (day, weeks)).fetchall()
+    ]
+
+
+def record_alerts(conn: Connection, run_key: str, day: date, alerts: Sequence[Alert]) -> None:
+    """Replace the run's rows in news.alerts with alerts (feed_name, kind, message, figures)."""
+    conn.execute("DELETE FROM news.alerts WHERE run_key = %s", (run_key,))
+    for alert in alerts:
+        conn.execute(
+            """
+            INSERT INTO news.alerts (run_key, feed_name, kind, day, message, figures)
+            VALUES (%s, %s, %s, %s, %s, %s)
+            """,
+            (run_key, alert.feed_name, alert.kind, day, alert.message, Jsonb(alert.figures)),
+        )
+
+
+def report_alerts(conn: Connection, day: date) -> list[dict[str, Any]]:
+    """The alerts of the runs of a logical date, by feed."""
+    return [
+        dict(r)
+        for r in conn.execute(
+            "SELECT feed_name, kind, message FROM news.alerts WHERE day = %s "
+            "ORDER BY feed_name, kind",
+            (day,),
         ).fetchall()
     ]
 

@@ -5,6 +5,7 @@ The environment is set when this file is imported, before anything imports Airfl
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -17,6 +18,8 @@ from newsingest.demo.runner import airflow_env, init_metadata
 
 AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="newsingest-airflow-"))
 os.environ.update(airflow_env(AIRFLOW_HOME))
+# Also when no test of this folder is selected (-m operator, -k): the fixture never runs then.
+atexit.register(shutil.rmtree, AIRFLOW_HOME, ignore_errors=True)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -55,6 +55,11 @@ def test_demo_run_loads_expected_articles(
 ) -> None:
     run = news_ingest.test(logical_date=LOGICAL)
     assert_succeeded(run)
+    # Each mapped fetch is named by its feed in the grid.
+    fetches = [ti for ti in run.get_task_instances() if ti.task_id == "fetch"]
+    assert sorted(ti.rendered_map_index for ti in fetches) == sorted(
+        feed["name"] for feed in EXPECTED["feeds"]
+    )
     expected = {
         canonical_url(demo_site.base_url + p["path"]) for p in EXPECTED["pages"] if p["is_article"]
     }

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from itertools import islice
 from typing import Any, TypeVar
+
+from newsingest import timings
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -61,10 +64,24 @@ def map_chunks(
     with ProcessPoolExecutor(
         max_workers=processes, mp_context=context, initializer=initializer, initargs=initargs
     ) as pool:
-        pending: deque[Future[list[R]]] = deque()
+        pending: deque[Future[tuple[list[R], float]]] = deque()
         for chunk in chunks:
-            pending.append(pool.submit(work, chunk))
+            pending.append(pool.submit(_measured, work, chunk))
             if len(pending) >= 2 * processes:
-                yield pending.popleft().result()
+                yield _collect(pending.popleft())
         while pending:
-            yield pending.popleft().result()
+            yield _collect(pending.popleft())
+
+
+def _measured(work: Callable[[list[T]], list[R]], chunk: list[T]) -> tuple[list[R], float]:
+    """Run one chunk in a worker: its results and the worker CPU seconds it took."""
+    began = time.process_time()
+    results = work(chunk)
+    return results, time.process_time() - began
+
+
+def _collect(future: Future[tuple[list[R], float]]) -> list[R]:
+    """A chunk's results; its CPU is counted for the stage (workers are no children of ours)."""
+    results, cpu = future.result()
+    timings.note_worker_cpu(cpu)
+    return results

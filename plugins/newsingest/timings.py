@@ -44,18 +44,28 @@ class Stopwatch:
     def __enter__(self) -> Stopwatch:
         self.timing.started_at = datetime.now(UTC)
         self._wall = time.perf_counter()
-        self._cpu = _cpu_seconds()
+        self._cpu = cpu_seconds()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.timing.wall_s = time.perf_counter() - self._wall
-        self.timing.cpu_s = _cpu_seconds() - self._cpu
+        self.timing.cpu_s = cpu_seconds() - self._cpu
         self.timing.finished_at = datetime.now(UTC)
         self.timing.worker = f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _cpu_seconds() -> float:
-    """User and system CPU of this process and of its finished child processes."""
+# CPU seconds of pool workers (started by a forkserver, so not children of this process,
+# and absent from RUSAGE_CHILDREN) as the pool reports them chunk by chunk.
+_worker_cpu = [0.0]
+
+
+def note_worker_cpu(seconds: float) -> None:
+    """Count CPU a worker process spent on this process's behalf."""
+    _worker_cpu[0] += seconds
+
+
+def cpu_seconds() -> float:
+    """CPU of this process, its finished child processes and the pool workers it used."""
     own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime + _worker_cpu[0]

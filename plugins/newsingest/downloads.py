@@ -32,6 +32,7 @@ from newsingest import transport
 from newsingest.addresses import AddressGuard, Resolver, URLRefusedError, system_resolver
 from newsingest.records import FetchAttempt
 from newsingest.settings import Settings
+from newsingest.signatures import binary_format
 from newsingest.urls import host_of
 
 LOGGER = logging.getLogger(__name__)
@@ -572,6 +573,15 @@ class Fetcher:
                 final_url=final,
             )
         body = self._read(response, limit=limit, deadline=deadline, final=final, status=status)
+        kind = binary_format(body[:1024]) if target != "robots" else None
+        if kind is not None:
+            raise FetchError(
+                "bad_content_type",
+                f"{final} is served as {media or 'untyped'} but its bytes are a {kind}",
+                received=len(body),
+                status=status,
+                final_url=final,
+            )
         if target == "page" and looks_binary(body):
             raise FetchError(
                 "bad_content_type",

@@ -1,4 +1,4 @@
-"""Hostile servers and URLs against the Fetcher: SSRF forms, rebinding, drips, bombs, lies.
+"""Hostile servers and URLs against the Fetcher: SSRF forms, rebinding, drips, bombs, lies, magic.
 
 Every server is real and listens on 127.0.0.1 (or 127.0.0.2). The tests'
 settings allow 127.0.0.1 so that those servers can be fetched at all; the
@@ -367,6 +367,53 @@ def test_unreadable_content_length_is_a_clean_outcome(quick: Settings, length: s
         gc.collect()
     assert outcome.ok or outcome.error_class in {"connection", "too_large"}
     assert outcome.attempts
+
+
+# -- content type by bytes (issue 11) ---------------------------------------
+
+TEXT = b"Quarterly report. " * 400
+BINARIES = {
+    "PDF": b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj << /Length 5000 >> stream\n" + TEXT,
+    "PDF after a newline": b"\r\n%PDF-1.7\n" + TEXT,
+    "zip": b"PK\x03\x04\x14\x00\x00\x00\x08\x00" + TEXT,
+    "gzip": gzip.compress(TEXT),
+    "PNG": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + TEXT,
+    "JPEG": b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + TEXT,
+    "GIF": b"GIF89a\x01\x00\x01\x00" + TEXT,
+    "RIFF WEBP": b"RIFF\x24\x00\x00\x00WEBPVP8 " + TEXT,
+    "ISO media": b"\x00\x00\x00\x18ftypmp42" + TEXT,
+    "zstd": b"\x28\xb5\x2f\xfd" + TEXT,
+    "Ogg": b"OggS\x00\x02" + TEXT,
+    "ELF": b"\x7fELF\x02\x01\x01\x00" + TEXT,
+    "OLE": b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + TEXT,
+    "WOFF2": b"wOF2\x00\x01\x00\x00" + TEXT,
+}
+
+
+@pytest.mark.parametrize("name", list(BINARIES))
+def test_binary_formats_served_as_html_are_refused(quick: Settings, name: str) -> None:
+    with RawServer(respond(BINARIES[name])) as server:
+        outcome = fetch(quick, server.base_url + "/page.html")
+    assert outcome.error_class == "bad_content_type"
+    assert name.split(maxsplit=1)[0].lower() in outcome.error.lower()
+
+
+def test_a_pdf_served_as_a_feed_is_refused(quick: Settings) -> None:
+    handler = respond(BINARIES["PDF"], content_type="application/rss+xml")
+    with RawServer(handler) as server, Fetcher(quick) as client:
+        outcome = client.fetch(server.base_url + "/feed.xml", target="feed")
+    assert outcome.error_class == "bad_content_type"
+    assert "PDF" in outcome.error
+
+
+@pytest.mark.parametrize(
+    "body",
+    [PAGE, b"\xef\xbb\xbf" + PAGE, b"\n\n  " + PAGE, b"GIF wins word of the year <html></html>"],
+)
+def test_text_pages_are_not_taken_for_binary(quick: Settings, body: bytes) -> None:
+    with RawServer(respond(body)) as server:
+        outcome = fetch(quick, server.base_url + "/")
+    assert outcome.ok
 
 
 # -- compression bombs in every encoding the fetcher accepts -----------------

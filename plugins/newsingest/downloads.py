@@ -264,7 +264,9 @@ class Fetcher:
         except URLRefusedError as exc:
             outcome.error_class, outcome.error = exc.error_class, str(exc)
             outcome.attempts.append(
-                FetchAttempt(target=target, url=url, error_class=exc.error_class, error=str(exc))
+                FetchAttempt(
+                    target=target, url=url, error_class=exc.error_class, error=str(exc)[:500]
+                )
             )
             return outcome
         if target != "robots" and self.settings.respect_robots:
@@ -499,7 +501,7 @@ class Fetcher:
             self.guard.parse(url)
             if deadline.expired:
                 raise requests.Timeout(f"{settings.total_timeout} s spent before this request")
-            remaining = deadline.remaining()
+            remaining = max(deadline.remaining(), 0.001)  # a 0 timeout would mean non-blocking
             response = self._session.get(
                 url,
                 headers=dict(headers),

@@ -54,6 +54,14 @@ AMBIGUOUS = [
     "http://127.0.1/",
     "http://017700000001/",
     "http://127.0.0.1./",
+    "http://0/",
+    "http://127.000.000.001/",
+    "http://\u2460\u2461\u2466.0.0.1/",  # circled digits: NFKC makes them 127.0.0.1
+    "http://\uff11\uff12\uff17.\uff10.\uff10.\uff11/",  # fullwidth digits
+    "http://127\u30020\u30020\u30021/",  # ideographic full stops
+    "http://news.example%00/",
+    "http://127.0.0.1%09/",
+    "http://[::1]news.example/",
     "http://[fe80::1%25eth0]/",
     "http://news.example:99999/",
     "http:///etc/passwd",

@@ -8,6 +8,7 @@ gets through that opening, and that with an empty allow list nothing does.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import gzip
 import socket
@@ -308,6 +309,35 @@ def test_a_drip_is_cut_at_the_total_deadline(quick: Settings, head: bytes) -> No
         elapsed = time.monotonic() - started
     assert outcome.error_class == "timeout"
     assert "deadline" in outcome.error
+    assert elapsed < 2.5
+
+
+def test_a_tls_handshake_drip_is_cut_at_the_total_deadline(quick: Settings) -> None:
+    stop = threading.Event()
+
+    def handshake_drip(conn: socket.socket) -> None:
+        with conn, contextlib.suppress(OSError):
+            conn.recv(65536)  # the ClientHello
+            conn.sendall(b"\x16\x03\x03\x40\x00")  # a handshake record of 16 KB, to come
+            deadline = time.monotonic() + 30
+            while not stop.is_set() and time.monotonic() < deadline:
+                time.sleep(0.25)
+                conn.sendall(b"\x02")
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        server = threading.Thread(target=lambda: handshake_drip(listener.accept()[0]), daemon=True)
+        server.start()
+        started = time.monotonic()
+        try:
+            outcome = fetch(quick, f"https://127.0.0.1:{port}/")
+        finally:
+            stop.set()
+        elapsed = time.monotonic() - started
+        server.join(timeout=5)
+    assert outcome.error_class == "timeout", outcome.error
     assert elapsed < 2.5
 
 

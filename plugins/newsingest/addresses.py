@@ -22,6 +22,8 @@ CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # WHATWG URL: a host whose last label is a number is an IPv4 address, in any of
 # the decimal, octal, hex or short forms that inet_aton (and so getaddrinfo) also reads.
 NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$")
+# The user info of an authority (everything before its last @), as urllib.parse reads it.
+USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/?#]*@")
 # IPv6 ranges that carry an IPv4 address in their last 32 bits.
 IPV4_CARRIERS = (
     ipaddress.IPv6Network("::/96"),  # IPv4-compatible (deprecated)
@@ -60,6 +62,11 @@ def system_resolver(host: str, port: int) -> list[str]:
     """The addresses getaddrinfo gives for host, in its order, without duplicates or scope ids."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return list(dict.fromkeys(str(info[4][0]).split("%")[0] for info in infos))
+
+
+def redacted(url: str) -> str:
+    """The URL with any user info (a password, perhaps) replaced by ***, for messages and logs."""
+    return USERINFO.sub(r"\1***@", url, count=1)
 
 
 def is_public(address: IPAddress) -> bool:
@@ -124,7 +131,7 @@ class AddressGuard:
         """
 
         def refuse(why: str) -> URLRefusedError:
-            return URLRefusedError("bad_url", f"{why}: {url!r}", url=url)
+            return URLRefusedError("bad_url", f"{why}: {redacted(url)!r}", url=url)
 
         if CONTROL.search(url):
             raise refuse("control character in URL")

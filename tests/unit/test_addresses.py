@@ -180,3 +180,11 @@ def test_is_public(address: str, public: bool) -> None:
     import ipaddress
 
     assert is_public(ipaddress.ip_address(address)) is public
+
+
+def test_refusals_never_repeat_a_password() -> None:
+    for url in ["http://user:s3cret@news.example/", "ftp://admin:s3cret@news.example/x"]:
+        with pytest.raises(URLRefusedError) as info:
+            AddressGuard([]).check(url)
+        assert "s3cret" not in str(info.value)
+        assert "***@news.example" in str(info.value)

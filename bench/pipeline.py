@@ -37,8 +37,6 @@ rerun's CPU over the first run's.
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
 import multiprocessing
 import os
 import random
@@ -57,13 +55,14 @@ from typing import Any
 import psycopg
 from psycopg.conninfo import make_conninfo
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import devset  # noqa: E402
+import dedup_throughput
+import devset
+import trafilatura
 
-from newsingest import localdb, migrations, pipeline, timings, warehouse  # noqa: E402
-from newsingest.settings import Settings, load_settings  # noqa: E402
+from newsingest import localdb, migrations, pipeline, timings, warehouse
+from newsingest.settings import Settings, load_settings
 
 DAY = date(2025, 6, 15)
 PUBLISHED = "Sun, 15 Jun 2025 {h:02d}:{m:02d}:00 GMT"
@@ -229,9 +228,9 @@ class ServerCPU:
         if own:
             ticks += sum(int(v) for v in own[11:15])  # utime stime cutime cstime
         for entry in Path("/proc").iterdir():
-            if entry.name.isdigit() and (fields := _stat(int(entry.name))):
-                if int(fields[1]) == self.postmaster:
-                    ticks += int(fields[11]) + int(fields[12])
+            fields = _stat(int(entry.name)) if entry.name.isdigit() else None
+            if fields and int(fields[1]) == self.postmaster:
+                ticks += int(fields[11]) + int(fields[12])
         return ticks / TICK
 
 
@@ -302,7 +301,9 @@ class RunCost:
         return sum(s.db_s for s in self.stages)
 
 
-def measure(db: ServerCPU, name: str, work: Callable[[], Any], items: Callable[[Any], int]) -> Stage:
+def measure(
+    db: ServerCPU, name: str, work: Callable[[], Any], items: Callable[[Any], int]
+) -> Stage:
     """Run work; its wall time, client CPU (with workers) and database CPU."""
     wall, cpu, db_cpu = time.perf_counter(), timings.cpu_seconds(), db.seconds()
     result = work()
@@ -353,8 +354,6 @@ def print_cost(title: str, cost: RunCost, articles: int) -> None:
 
 def trafilatura_alone(pages: list[bytes]) -> float:
     """CPU seconds per page of trafilatura.extract with its default options."""
-    import trafilatura
-
     began = time.process_time()
     for body in pages:
         trafilatura.extract(body.decode("utf-8", "replace"))
@@ -374,18 +373,19 @@ def row_by_row_against_set_based(dsn: str, db: ServerCPU) -> tuple[float, float,
             cpu, db_cpu = time.process_time(), db.seconds()
             if kind == "rows":
                 for row in rows:
-                    conn.execute(f"SELECT 1 FROM scratch_rows WHERE canonical_url = %s", (row[0],))
+                    conn.execute("SELECT 1 FROM scratch_rows WHERE canonical_url = %s", (row[0],))
                     conn.execute(
                         f"INSERT INTO scratch_rows ({columns}, cluster_id, first_run_key, "
                         f"last_run_key) VALUES ({', '.join(['%s'] * len(row))}, 1, 'b', 'b')",
                         row,
                     )
             else:
-                with conn.cursor().copy(f"COPY scratch_set ({columns}) FROM STDIN") as copy:
+                with conn.cursor().copy(
+                    f"COPY scratch_set ({columns}, cluster_id, first_run_key, last_run_key) "
+                    "FROM STDIN"
+                ) as copy:
                     for row in rows:
-                        copy.write_row(row)
-                conn.execute("UPDATE scratch_set SET cluster_id = 1, first_run_key = 'b', "
-                             "last_run_key = 'b'")  # fmt: skip
+                        copy.write_row((*row, 1, "b", "b"))
             costs.append(time.process_time() - cpu + db.seconds() - db_cpu)
         conn.rollback()
     return costs[0], costs[1], len(rows)
@@ -411,8 +411,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--processes", type=int, default=0, help="0: every CPU")
     parser.add_argument("--history", type=int, default=0, help="also into this history (0: no)")
     parser.add_argument("--baseline-pages", type=int, default=1000)
-    parser.add_argument("--speedup", action=argparse.BooleanOptionalAction, default=None,
-                        help="extract again with 1 and 2 processes (default: up to 5,000)")
+    parser.add_argument(
+        "--speedup",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="extract again with 1 and 2 processes (default: up to 5,000)",
+    )
     parser.add_argument("--seed", type=int, default=15)
     args = parser.parse_args(argv)
     devset.require()
@@ -424,7 +428,8 @@ def main(argv: list[str] | None = None) -> int:
         max_pages_per_feed=args.articles, retries=1, backoff_base=0.1,
     )  # fmt: skip
     print(f"{args.articles} articles ({len(entries)} dataset pages) from {args.outlets} outlets, "
-          f"{processes} extract processes", flush=True)  # fmt: skip
+          f"{processes} extract processes; load average {os.getloadavg()[0]:.2f} "
+          f"(other work on the machine slows every figure)", flush=True)  # fmt: skip
     server = localdb.start(STATE, database="postgres")
     db = ServerCPU(server.data_dir)
     admin = make_conninfo(server.dsn, dbname="postgres")
@@ -436,10 +441,6 @@ def main(argv: list[str] | None = None) -> int:
                 f"  - name: outlet-{i}\n    url: http://127.0.0.1:{port}/feed.xml\n"
                 for i, port in enumerate(ports)))  # fmt: skip
             raw = [devset.html(entries[it.page]) for it in items[: args.baseline_pages]]
-            sample = [page_bytes(raw_list, it) for raw_list, it in
-                      (([devset.html(entries[it.page]) if False else b""] * 0, it)
-                       for it in [])]  # fmt: skip
-            del sample
             pages = [reletter(r.decode("utf-8", "replace"), it.cycle).encode()
                      for r, it in zip(raw, items, strict=False)]  # fmt: skip
             per_page = trafilatura_alone(pages)
@@ -459,11 +460,11 @@ def main(argv: list[str] | None = None) -> int:
             if speedup:
                 run = pipeline.RunInfo.make(DAY, "bench")
                 walls = []
-                for count in (1, 2):
+                for workers in (1, 2):
                     with psycopg.connect(dsn) as conn:
                         conn.execute("UPDATE news.staged_articles SET extractor_version = 'x'")
                     began = time.perf_counter()
-                    pipeline.extract(dsn, settings, run, processes=count)
+                    pipeline.extract(dsn, settings, run, processes=workers)
                     walls.append(time.perf_counter() - began)
                 print(f"extract wall: 1 process {walls[0]:.1f} s, 2 processes {walls[1]:.1f} s "
                       f"(speed-up {walls[0] / walls[1]:.2f}x)")  # fmt: skip
@@ -491,8 +492,6 @@ def count(dsn: str, sql: str) -> int:
 
 def history_database(admin: str, history: int, settings: Settings, seed: int) -> str:
     """A warehouse holding `history` founders and articles (bench/dedup_throughput.py's)."""
-    import dedup_throughput
-
     work = dedup_throughput.make_workload(1000, history, seed)
     dsn, _ = dedup_throughput.ensure_history(
         admin, history, new=1000, seed=seed, settings=settings, work=work, rebuild=False

@@ -80,3 +80,11 @@ COMMENT ON COLUMN news.page_claims.run_key IS 'The run.';
 COMMENT ON COLUMN news.page_claims.url IS 'Canonical form of the page URL (the key of news.raw_pages).';
 COMMENT ON COLUMN news.page_claims.feed_name IS 'The feed that claimed it first; other feeds of the run count it as known.';
 COMMENT ON COLUMN news.page_claims.claimed_at IS 'When it was claimed (pruned with the staged pages).';
+
+-- The checks and the per-feed counts of a run select its articles by run key: without
+-- these, each is a sequential scan of the whole warehouse.
+CREATE INDEX articles_first_run_idx ON news.articles (first_run_key);
+CREATE INDEX articles_last_run_idx ON news.articles (last_run_key);
+-- The fetch stage asks which of a feed's URLs any other run staged (skipped pages are not
+-- fetched daily either): by URL alone, which the (run_key, url) key does not serve.
+CREATE INDEX staged_articles_url_idx ON news.staged_articles (url);

@@ -302,16 +302,23 @@ def feeds_by_name(conn: Connection) -> dict[str, dict[str, Any]]:
 
 
 def stage_pages(conn: Connection, run_key: str, pages: Iterable[FetchedPage]) -> int:
-    """Store downloaded pages (compressed) for the extraction task; returns the count."""
-    rows = [
-        (run_key, p.url, p.feed_name, storable(p.requested_url), storable(p.final_url), p.status,
-         storable(p.content_type), p.charset and storable(p.charset), p.fetched_at,
-         Jsonb(to_json(p.entry)),
-         # Level 1: a third of level 6's CPU for pages read once by the extract task.
-         gzip.compress(p.body, 1), hashlib.sha256(p.body).digest(), storable(p.etag),
-         storable(p.last_modified), p.refetch)
-        for p in pages
-    ]  # fmt: skip
+    """Store downloaded pages (compressed) for the extraction task; returns the count.
+
+    A page this run already staged with the same bytes (a rerun of the day)
+    keeps its stored body: only what the fetch itself says is updated.
+    """
+    pages = list(pages)
+    digests = {p.url: hashlib.sha256(p.body).digest() for p in pages}
+    stored = {
+        r["url"]: bytes(r["body_sha256"])
+        for r in conn.execute(
+            "SELECT url, body_sha256 FROM news.raw_pages WHERE run_key = %s AND url = ANY(%s) "
+            "AND body_sha256 IS NOT NULL",
+            (run_key, list(digests)),
+        ).fetchall()
+    }
+    changed = [p for p in pages if stored.get(p.url) != digests[p.url]]
+    same = [p for p in pages if stored.get(p.url) == digests[p.url]]
     conn.cursor().executemany(
         """
         INSERT INTO news.raw_pages (run_key, url, feed_name, requested_url, final_url, status,
@@ -326,9 +333,34 @@ def stage_pages(conn: Connection, run_key: str, pages: Iterable[FetchedPage]) ->
             body_sha256 = EXCLUDED.body_sha256, etag = EXCLUDED.etag,
             last_modified = EXCLUDED.last_modified, refetch = EXCLUDED.refetch
         """,
-        rows,
-    )
-    return len(rows)
+        [
+            (run_key, p.url, p.feed_name, *_page_fields(p), Jsonb(to_json(p.entry)),
+             # Level 1: a third of level 6's CPU for pages read once by the extract task.
+             gzip.compress(p.body, 1), digests[p.url], storable(p.etag),
+             storable(p.last_modified), p.refetch)
+            for p in changed
+        ],
+    )  # fmt: skip
+    conn.cursor().executemany(
+        """
+        UPDATE news.raw_pages SET feed_name = %s, requested_url = %s, final_url = %s,
+            status = %s, content_type = %s, charset = %s, fetched_at = %s, entry = %s,
+            etag = %s, last_modified = %s, refetch = %s
+        WHERE run_key = %s AND url = %s
+        """,
+        [
+            (p.feed_name, *_page_fields(p), Jsonb(to_json(p.entry)), storable(p.etag),
+             storable(p.last_modified), p.refetch, run_key, p.url)
+            for p in same
+        ],
+    )  # fmt: skip
+    return len(pages)
+
+
+def _page_fields(p: FetchedPage) -> tuple[Any, ...]:
+    """requested_url, final_url, status, content_type, charset, fetched_at of a page row."""
+    return (storable(p.requested_url), storable(p.final_url), p.status, storable(p.content_type),
+            p.charset and storable(p.charset), p.fetched_at)  # fmt: skip
 
 
 def staged_pages(
@@ -572,12 +604,16 @@ def load_run(conn: Connection, run_key: str) -> LoadOutcome:
         {"run": run_key, "ids": ids},
     )
     if updates:
-        # Decisions stay as first loaded: only the content of a story fetched again changes.
+        # Decisions stay as first loaded: only the content of a story fetched again changes,
+        # and a row whose content did not change (a rerun of an unchanged day) is left as it is.
         assignments = ", ".join(f"{c} = t.{c}" for c in ARTICLE_COLUMNS if c != "canonical_url")
+        content = [c for c in ARTICLE_COLUMNS if c not in {"canonical_url", "fetched_at"}]
         outcome.updated = conn.execute(
             f"UPDATE news.articles a SET {assignments}, last_run_key = %(run)s, "
             "updated_at = now() FROM load_articles t "
-            "WHERE a.article_id = t.article_id AND t.article_id <> ALL(%(ids)s)",
+            "WHERE a.article_id = t.article_id AND t.article_id <> ALL(%(ids)s) "
+            f"AND ({', '.join(f'a.{c}' for c in content)}, a.last_run_key) IS DISTINCT FROM "
+            f"({', '.join(f't.{c}' for c in content)}, %(run)s)",
             {"run": run_key, "ids": ids},
         ).rowcount
     _record_clashes(conn, run_key, clashes)

@@ -40,6 +40,7 @@ def daily_report(dsn: str, day: date, *, top: int = 10) -> str:
         stories = warehouse.report_top_stories(conn, day, top)
         spreading = warehouse.report_top_stories(conn, day, top, earlier=True)
         copiers = warehouse.report_copy_outlets(conn, day, COPY_SHARE)
+        timings = warehouse.report_stage_timings(conn, day)
     feed_rows = [
         (f["feed_name"], f["outlet"], f["fetched"], f["new"], f["duplicates"], f["failed"],
          "FAILED" if f["feed_failed"] else "ok")
@@ -63,6 +64,11 @@ def daily_report(dsn: str, day: date, *, top: int = 10) -> str:
         (a["feed_name"], a["kind"], a["message"].removeprefix(f"feed {a['feed_name']}: "))
         for a in alerts
     ]
+    timing_rows = [
+        (t["run_key"], t["stage"], t["parts"], t["items"], f"{t['wall_s']:.1f}",
+         f"{t['slowest_s']:.1f}", f"{t['cpu_s']:.1f}")
+        for t in timings
+    ]  # fmt: skip
     sections: list[tuple[str, tuple[str, ...], list[tuple[Any, ...]], str]] = [
         (
             "Feeds needing attention (feed-volume check of this logical date, news.alerts)",
@@ -93,6 +99,12 @@ def daily_report(dsn: str, day: date, *, top: int = 10) -> str:
             ("outlet", "articles", "rewritten", "exact", "credited", "copy share"),
             copier_rows,
             "(none)",
+        ),
+        (
+            "Stage timings (news.stage_timings: wall seconds of all parts and of the slowest)",
+            ("run", "stage", "parts", "items", "wall s", "slowest s", "CPU s"),
+            timing_rows,
+            "(none recorded)",
         ),
     ]
     parts = [f"newsingest report for {day.isoformat()}"]

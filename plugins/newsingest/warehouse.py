@@ -807,6 +807,9 @@ def refresh_clusters(conn: Connection, cluster_ids: Iterable[int]) -> None:
             agencies = coalesce(s.agencies, '{}'), updated_at = now()
         FROM ranked r JOIN stats s USING (cluster_id)
         WHERE c.cluster_id = r.cluster_id AND r.rank = 1
+          AND (c.canonical_article_id, c.member_count, c.first_published_at, c.outlets,
+               c.agencies) IS DISTINCT FROM (r.article_id, s.members, s.first_published,
+               coalesce(s.outlets, '{}'), coalesce(s.agencies, '{}'))
         """,
         {"ids": ids},
     )
@@ -883,17 +886,19 @@ def record_timing(conn: Connection, run_key: str, timing: StageTiming) -> None:
     )  # fmt: skip
 
 
-def stage_timings(conn: Connection, run_key: str) -> list[dict[str, Any]]:
-    """Per stage of a run: parts, items, wall time of the slowest part, CPU of all parts."""
+def report_stage_timings(conn: Connection, day: date) -> list[dict[str, Any]]:
+    """Per run of a logical date and stage: parts, items, wall (all parts, slowest), CPU."""
     return [
         dict(r)
         for r in conn.execute(
             """
-            SELECT stage, count(*) AS parts, sum(items) AS items, max(wall_s) AS wall_s,
-                   sum(cpu_s) AS cpu_s, min(started_at) AS started_at
-            FROM news.stage_timings WHERE run_key = %s GROUP BY stage ORDER BY min(started_at)
+            SELECT t.run_key, t.stage, count(*) AS parts, sum(t.items) AS items,
+                   sum(t.wall_s) AS wall_s, max(t.wall_s) AS slowest_s, sum(t.cpu_s) AS cpu_s
+            FROM news.stage_timings t
+            WHERE t.run_key IN (SELECT run_key FROM news.ingest_runs WHERE logical_date = %s)
+            GROUP BY t.run_key, t.stage ORDER BY t.run_key, min(t.started_at)
             """,
-            (run_key,),
+            (day,),
         ).fetchall()
     ]
 

@@ -93,3 +93,24 @@ def test_every_stage_records_its_timing(
     by_stage = {r[0]: r for r in rows if r[0] != "fetch"}
     assert by_stage["load"][2] == articles[0]  # type: ignore[index]
     assert all(r[3] > 0 and r[4] >= 0 and ":" in r[5] for r in rows)
+
+
+def test_a_rerun_of_an_unchanged_day_leaves_every_row_as_it_was(
+    warehouse_dsn: str, settings: Settings, demo_registry: Path
+) -> None:
+    def everything() -> dict[str, list[tuple[Any, ...]]]:
+        with psycopg.connect(warehouse_dsn) as conn:
+            return {
+                table: conn.execute(f"SELECT {cols} FROM news.{table} ORDER BY 1").fetchall()
+                for table, cols in (
+                    ("articles", "*"),
+                    ("story_clusters", "*"),
+                    ("staged_articles", "url, record, source_sha256, extractor_version"),
+                    ("raw_pages", "url, body_gz, body_sha256"),
+                )
+            }
+
+    pipeline.run_all(warehouse_dsn, settings, RUN, demo_registry)
+    before = everything()
+    pipeline.run_all(warehouse_dsn, settings, RUN, demo_registry)
+    assert everything() == before

@@ -73,3 +73,12 @@ def test_maintenance(loaded: str, settings: Settings) -> None:
     with psycopg.connect(loaded) as conn:
         assert conn.execute("SELECT count(*) FROM news.raw_pages").fetchone() == (0,)
         assert conn.execute("SELECT count(*) FROM news.articles").fetchone() == articles
+
+
+def test_report_shows_each_stage_timing_of_the_day(loaded: str) -> None:
+    timings = report.daily_report(loaded, date(2022, 1, 22)).split("\n\n")[-1].splitlines()
+    assert timings[0].startswith("Stage timings")
+    stages = [line.split()[1] for line in timings[2:]]
+    assert stages == ["fetch", "extract", "deduplicate", "load", "check"]
+    fetch = timings[2].split()
+    assert fetch[2] == "7"  # one part per feed of the demo registry

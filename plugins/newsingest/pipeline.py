@@ -523,7 +523,7 @@ def _timed(
     watch = Stopwatch(stage, part)
     result: T | None = None
     try:
-        with watch:
+        with watch, warehouse.run_shared(dsn, run.run_key):
             result = work()
         watch.timing.items = items(result)
         return result

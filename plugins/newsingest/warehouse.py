@@ -97,10 +97,37 @@ def run_lock(dsn: str, run_key: str) -> Iterator[None]:
         ).fetchone()
         if not (got and got["got"]):
             raise RunInProgressError(_holder_message(conn, key, run_key))
+        _HELD_RUNS.add(run_key)
         try:
             yield
         finally:
+            _HELD_RUNS.discard(run_key)
             conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (key,))
+
+
+# Runs whose lock this process holds (run_lock): its own stages need not wait for it.
+_HELD_RUNS: set[str] = set()
+
+
+@contextmanager
+def run_shared(dsn: str, run_key: str) -> Iterator[None]:
+    """Hold the run's lock shared for a stage: wait while a whole run of the day (run_lock)
+    is in progress elsewhere, and keep one from starting while the stage works.
+
+    Stages of one DAG run share the lock with each other; `newsingest run` of the same
+    day waits for none of them but refuses to start (RunInProgressError) while one works.
+    """
+    if run_key in _HELD_RUNS:
+        yield
+        return
+    with connect(dsn) as conn:
+        conn.autocommit = True
+        key = _lock_key("run", run_key)
+        conn.execute("SELECT pg_advisory_lock_shared(hashtextextended(%s, 0))", (key,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock_shared(hashtextextended(%s, 0))", (key,))
 
 
 def _holder_message(conn: Connection, key: str, run_key: str) -> str:

@@ -8,10 +8,11 @@ export AIRFLOW__CORE__DAGS_FOLDER ?= $(CURDIR)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER ?= $(CURDIR)/plugins
 export AIRFLOW__API__HOST ?= 127.0.0.1
 
-.PHONY: help venv demo test lint typecheck unit operator-test bench clean
+.PHONY: help venv demo ui test lint typecheck unit operator-test bench clean
 
 help:
 	@echo "make demo           offline demo: local PostgreSQL, demo site, one Airflow run, summary"
+	@echo "make ui             the Airflow UI on the demo (runs the demo day); Ctrl-C stops all"
 	@echo "make test           lint, type checks and the whole test suite"
 	@echo "make operator-test  the airflow standalone + REST API test on its own"
 	@echo "make bench          benchmarks in bench/ (reads ../shared/datasets when present)"
@@ -28,6 +29,9 @@ venv: $(BIN)/newsingest
 
 demo: venv
 	$(BIN)/newsingest demo
+
+ui: venv
+	$(BIN)/newsingest ui
 
 lint: venv
 	$(BIN)/ruff check .

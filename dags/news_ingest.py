@@ -20,7 +20,10 @@ articles travel through PostgreSQL, never XCom: any worker runs any task.
 in `news.ingest_runs` and `news.fetch_log` (each `fetch` log ends with a
 one-line summary of its feed). The run fails in the checks when too many
 feeds failed or loaded rows break a rule; the failed task's log names the
-numbers. Fix the cause (see the task's own docs), then clear the failed task.
+numbers. `check_feed_volume` warns (news.alerts) about feeds far below their
+usual volume for the weekday, silent for days, or skipping many more pages
+than usual, and fails only when too many feeds do. Fix the cause (see the
+task's own docs), then clear the failed task.
 """
 
 from __future__ import annotations
@@ -107,6 +110,8 @@ def news_ingest() -> None:
         pool="news_http",
         max_active_tis_per_dagrun=4,
         retries=1,
+        # The grid lists `fetch [daily-courier]` rather than `fetch [1]`.
+        map_index_template="{{ task.op_kwargs['source']['name'] }}",
         doc_md="Fetches one feed and its new pages into news.raw_pages. A broken feed or "
         "page is **not** a task failure: it is counted by error class in news.fetch_log and "
         "news.ingest_runs. The log ends with `feed <name>: ok|FAILED ...`. A task failure "
@@ -119,13 +124,24 @@ def news_ingest() -> None:
 
     @task(
         trigger_rule="all_done",
-        doc_md="Extracts every staged page with trafilatura; pages below the quality gates "
-        "are recorded as skipped with a reason (news.staged_articles.skipped_reason).",
+        doc_md="Splits the run's pages into `extract_shards` parts (settings).",
     )
-    def extract() -> dict[str, int]:
+    def extract_shards() -> list[dict[str, int]]:
         from newsingest import airflow_tasks
 
-        return airflow_tasks.extract()
+        return airflow_tasks.extract_shards()
+
+    @task(
+        trigger_rule="all_done",
+        doc_md="Extracts one shard of the staged pages with trafilatura (one mapped task per "
+        "shard: more workers, more shards at once); pages below the quality gates are recorded "
+        "as skipped with a reason (news.staged_articles.skipped_reason). A page already "
+        "extracted from the same bytes (a rerun) is not extracted again.",
+    )
+    def extract(part: dict[str, int]) -> dict[str, int]:
+        from newsingest import airflow_tasks
+
+        return airflow_tasks.extract(part)
 
     @task(doc_md="Assigns each new article to a story cluster (exact and near duplicates).")
     def deduplicate() -> dict[str, int]:
@@ -154,6 +170,21 @@ def news_ingest() -> None:
         from newsingest import airflow_tasks
 
         return airflow_tasks.check()
+
+    @task(
+        trigger_rule="none_failed",
+        doc_md="Compares each feed's volume with the same weekday of its last weeks "
+        "(news.feed_health_at) and warns, in this log and in news.alerts, about a feed far "
+        "below its usual volume, silent for days, or with many more pages skipped by the "
+        "quality gates than usual. **Fails** only when more than "
+        "NEWSINGEST_MAX_ALERTED_FEED_SHARE of the feeds alert: read the warnings, look at the "
+        "feeds' pages (news.fetch_log, news.staged_articles.skipped_reason), fix the registry "
+        "or the extraction, clear.",
+    )
+    def check_feed_volume() -> dict[str, Any]:
+        from newsingest import airflow_tasks
+
+        return airflow_tasks.check_feed_volume()
 
     check_article_columns = SQLColumnCheckOperator(
         task_id="check_article_columns",
@@ -202,9 +233,16 @@ def news_ingest() -> None:
 
     key = run_key()
     fetched = fetch.expand(source=prepare())
-    extracted = extract()
-    fetched >> extracted
-    checks = [check(), check_article_columns, check_article_rules, check_feed_health]
+    shards = extract_shards()
+    extracted = extract.expand(part=shards)
+    fetched >> shards
+    checks = [
+        check(),
+        check_feed_volume(),
+        check_article_columns,
+        check_article_rules,
+        check_feed_health,
+    ]
     key >> fetched
     extracted >> deduplicate() >> load() >> checks
     checks >> summarise()

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from airflow.providers.common.compat.openlineage.facet import Dataset
 from airflow.sdk import Asset, BaseHook, get_current_context
 from airflow.sdk.exceptions import AirflowNotFoundException, AirflowSkipException
+from psycopg.conninfo import conninfo_to_dict
 
-from newsingest import maintenance, pipeline, report
+from newsingest import feed_health, maintenance, pipeline, report
 from newsingest.records import FeedSource, from_json, to_json
 from newsingest.settings import Settings, load_settings
 from newsingest.warehouse import WarehouseError
@@ -84,10 +88,46 @@ def run_key() -> str:
     return _run().run.run_key
 
 
+def _lineage(*, inputs: Sequence[Dataset], outputs: Sequence[Dataset]) -> None:
+    """Declare what the running task reads and writes, for the OpenLineage listener.
+
+    Those datasets are known only at run time (the feed of a mapped fetch, the warehouse the
+    DSN names), so they join the running task's inlets and outlets, which the provider turns
+    into its events' inputs and outputs; Airflow's asset handling skips what is not an asset.
+    Nothing is emitted unless an OpenLineage transport is configured.
+    """
+    task = get_current_context()["task"]
+    # dag.test() reuses the task object across runs: add each dataset once.
+    task.inlets = [*task.inlets, *(d for d in inputs if d not in task.inlets)]
+    task.outlets = [*task.outlets, *(d for d in outputs if d not in task.outlets)]
+
+
+def _url_dataset(url: str) -> Dataset:
+    """A feed as an OpenLineage dataset: namespace scheme://host[:port], name its path."""
+    parts = urlsplit(url)
+    path = parts.path or "/"
+    return Dataset(
+        namespace=f"{parts.scheme}://{parts.netloc}",
+        name=f"{path}?{parts.query}" if parts.query else path,
+    )
+
+
+def _table_dataset(dsn: str, table: str) -> Dataset:
+    """A warehouse table as OpenLineage names it: postgres://host:port, database.schema.table."""
+    params = conninfo_to_dict(dsn)
+    host = str(params.get("host") or "localhost").split(",")[0]
+    port = str(params.get("port") or "5432").split(",")[0]
+    return Dataset(
+        namespace=f"postgres://{host}:{port}", name=f"{params.get('dbname', '')}.news.{table}"
+    )
+
+
 def fetch(source: dict[str, Any]) -> dict[str, Any]:
     """Fetch one feed and its pages; returns the feed's counts."""
     ctx = _run()
-    counts = pipeline.fetch_feed(ctx.dsn, ctx.settings, ctx.run, from_json(FeedSource, source))
+    feed = from_json(FeedSource, source)
+    _lineage(inputs=[_url_dataset(feed.url)], outputs=[_table_dataset(ctx.dsn, "raw_pages")])
+    counts = pipeline.fetch_feed(ctx.dsn, ctx.settings, ctx.run, feed)
     return {
         "feed": counts.feed_name,
         "fetched": counts.fetched,
@@ -96,10 +136,18 @@ def fetch(source: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def extract() -> dict[str, int]:
-    """Extract the pages staged by this run."""
+def extract_shards() -> list[dict[str, int]]:
+    """The parts of the run's pages that mapped extract tasks take, one task each."""
+    shards = _run().settings.extract_shards
+    return [{"shard": i, "shards": shards} for i in range(shards)]
+
+
+def extract(part: dict[str, int]) -> dict[str, int]:
+    """Extract one shard of the pages staged by this run (in this task's own process)."""
     ctx = _run()
-    return pipeline.extract(ctx.dsn, ctx.settings, ctx.run)
+    return pipeline.extract(
+        ctx.dsn, ctx.settings, ctx.run, shard=int(part["shard"]), shards=int(part["shards"])
+    )
 
 
 def deduplicate() -> dict[str, int]:
@@ -120,6 +168,10 @@ def load(articles: Asset) -> dict[str, Any]:
         raise AirflowSkipException(
             f"dry run: {ctx.run.run_key} fetched, extracted and deduplicated; nothing loaded"
         )
+    _lineage(
+        inputs=[_table_dataset(ctx.dsn, "staged_articles")],
+        outputs=[_table_dataset(ctx.dsn, t) for t in ("articles", "story_clusters")],
+    )
     loaded = pipeline.load(ctx.dsn, ctx.settings, ctx.run)
     event = get_current_context()["outlet_events"][articles]
     event.extra = {"run_key": ctx.run.run_key, "loaded": loaded["loaded"]}
@@ -132,6 +184,14 @@ def check() -> dict[str, Any]:
     """Run the data-quality checks; a breach fails the task with the numbers."""
     ctx = _run()
     return pipeline.check(ctx.dsn, ctx.settings, ctx.run)
+
+
+def check_feed_volume() -> dict[str, Any]:
+    """Warn about feeds far below their usual volume, silent or skipping; fail past a share."""
+    ctx = _run()
+    return feed_health.check_feed_volume(
+        ctx.dsn, ctx.settings, ctx.run.run_key, ctx.run.logical_date
+    )
 
 
 def summarise() -> str:

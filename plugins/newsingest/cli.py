@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shlex
 import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from newsingest import __version__
 
@@ -18,16 +20,95 @@ DEFAULT_REGISTRY = Path(__file__).resolve().parents[2] / "dags" / "feeds.yaml"
 
 
 def _dsn(explicit: str | None) -> str:
-    """The warehouse DSN from --dsn or NEWSINGEST_DSN, with a hint when neither is set."""
+    """The warehouse DSN from --dsn or NEWSINGEST_DSN, checked for syntax before any connection.
+
+    Raises:
+        ValueError: neither is set, or the DSN is not a libpq URI or key=value string.
+    """
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
     from newsingest.settings import load_settings
 
     dsn = explicit or load_settings().dsn
     if not dsn:
-        raise SystemExit(
-            "newsingest: no warehouse DSN. Set NEWSINGEST_DSN (or pass --dsn); "
-            "`newsingest db start` starts a local PostgreSQL and prints its DSN."
+        raise ValueError(
+            "no warehouse DSN: set NEWSINGEST_DSN (or pass --dsn); "
+            "`newsingest db start` starts a local PostgreSQL and prints its DSN"
         )
+    try:
+        conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError as exc:
+        raise ValueError(
+            f"invalid warehouse DSN ({_first_line(exc)}): give a URI such as "
+            "postgresql://user@host:5432/dbname or key=value pairs such as "
+            "'host=... dbname=...' in --dsn or NEWSINGEST_DSN"
+        ) from None
     return dsn
+
+
+def _day(text: str) -> date:
+    """An argparse type: a calendar date written YYYY-MM-DD."""
+    try:
+        return date.fromisoformat(text) if len(text) == len("YYYY-MM-DD") else _bad_day(text)
+    except ValueError:
+        return _bad_day(text)
+
+
+def _bad_day(text: str) -> date:
+    raise argparse.ArgumentTypeError(
+        f"expected a date as YYYY-MM-DD (e.g. 2022-01-22), not {text!r}"
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    """An exception's message on one line (libpq's span several, with tabs)."""
+    return (
+        "; ".join(part.strip() for part in str(exc).splitlines() if part.strip())
+        or type(exc).__name__
+    )
+
+
+def _warehouse_failure(exc: Exception, argv: Sequence[str]) -> str:
+    """One line for a warehouse failure: the cause, and what to do before rerunning."""
+    import psycopg
+
+    rerun = f"then rerun `{_rerun(argv)}`"
+    cause = _first_line(exc)
+    if isinstance(exc, psycopg.errors.UndefinedTable | psycopg.errors.InvalidSchemaName):
+        return (
+            f"the warehouse has no newsingest schema ({cause}): run `newsingest migrate`, {rerun}"
+        )
+    if isinstance(exc, psycopg.errors.AdminShutdown):
+        return f"the warehouse server ended the connection ({cause}): once it is back up, {rerun}"
+    if isinstance(exc, psycopg.OperationalError) or isinstance(
+        exc.__cause__, psycopg.OperationalError
+    ):
+        return (
+            f"the warehouse is unreachable ({cause}): check that it runs and that --dsn or "
+            f"NEWSINGEST_DSN points at it (`newsingest db start` starts a local one), {rerun}"
+        )
+    return f"{cause}: fix that, {rerun}"
+
+
+def _rerun(argv: Sequence[str]) -> str:
+    """The command line as typed, with a --dsn that holds a password replaced by <DSN>."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    def secret(dsn: str) -> bool:
+        try:
+            return "password" in conninfo_to_dict(dsn)
+        except psycopg.ProgrammingError:
+            return False
+
+    words = ["newsingest", *argv]
+    for index, word in enumerate(words):
+        if word.startswith("--dsn=") and secret(word.removeprefix("--dsn=")):
+            words[index] = "--dsn=<DSN>"
+        elif word == "--dsn" and index + 1 < len(words) and secret(words[index + 1]):
+            words[index + 1] = "<DSN>"
+    return shlex.join(words)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -193,6 +274,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_ui(args: argparse.Namespace) -> int:
+    """Start the Airflow UI on the demo until Ctrl-C, then stop everything it started."""
+    from newsingest.demo import runner, ui
+
+    return ui.run_ui(
+        state_dir=Path(args.state_dir),
+        airflow_home=Path(args.airflow_home),
+        port=args.port,
+        demo_port=args.demo_port or runner.DEMO_PORT,
+        trigger=not args.no_trigger,
+    )
+
+
 def cmd_serve_demo(args: argparse.Namespace) -> int:
     """Serve the bundled demo site until interrupted."""
     from newsingest.demo import server
@@ -216,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_migrate)
 
     p = sub.add_parser("run", help="run all stages for one date in-process, without Airflow")
-    p.add_argument("--date", type=date.fromisoformat, required=True, help="YYYY-MM-DD")
+    p.add_argument("--date", type=_day, required=True, help="YYYY-MM-DD")
     p.add_argument("--registry", help="feed registry YAML (default: dags/feeds.yaml)")
     p.add_argument("--feeds", help="comma-separated subset of feed names")
     p.add_argument("--dsn", help="warehouse DSN (default: NEWSINGEST_DSN)")
@@ -242,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_extract)
 
     p = sub.add_parser("report", help="one day of the warehouse: feeds, top stories, copiers")
-    p.add_argument("--date", type=date.fromisoformat, required=True, help="YYYY-MM-DD")
+    p.add_argument("--date", type=_day, required=True, help="YYYY-MM-DD")
     p.add_argument("--top", type=int, default=10, help="story clusters to list (default 10)")
     p.add_argument("--dsn", help="warehouse DSN (default: NEWSINGEST_DSN)")
     p.set_defaults(func=cmd_report)
@@ -254,8 +348,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dsn", help="a migrated warehouse (default: NEWSINGEST_DSN)")
     p.set_defaults(func=cmd_data_dictionary)
 
-    p = sub.add_parser("db", help="a local PostgreSQL for demos and tests")
-    p.add_argument("action", choices=["start", "stop", "status"])
+    _add_local_commands(sub)
+    return parser
+
+
+def _add_local_commands(sub: Any) -> None:
+    """The subcommands that run things on this machine: db, demo, ui, serve-demo."""
+    p = sub.add_parser(
+        "db",
+        help="a local PostgreSQL for demos and tests",
+        description="start: start (creating it on first use) and print its DSN; stop: stop it, "
+        "keeping its data; status: print its DSN if it runs (exit 0), else `not running` "
+        "(exit 1).",
+    )
+    p.add_argument(
+        "action",
+        choices=["start", "stop", "status"],
+        help="start (prints the DSN), stop (keeps the data) or status (exit 1 when stopped)",
+    )
     p.add_argument("--state-dir", default=str(STATE_DIR / "pg"), help="where its state lives")
     p.set_defaults(func=cmd_db)
 
@@ -267,28 +377,64 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_demo)
 
+    p = sub.add_parser(
+        "ui",
+        help="the Airflow UI (airflow standalone) on the demo; Ctrl-C stops everything",
+        description="Starts the local PostgreSQL (unless NEWSINGEST_DSN is set), the demo site "
+        "and airflow standalone (LocalExecutor, 4 task processes), unpauses news_ingest and "
+        "triggers one run for the demo day, 2022-01-22. Ctrl-C (or SIGTERM) stops all of it.",
+    )
+    p.add_argument("--state-dir", default=str(STATE_DIR), help="local state (database, registry)")
+    p.add_argument("--airflow-home", default=".airflow", help="project-local AIRFLOW_HOME")
+    p.add_argument("--port", type=int, default=8080, help="UI port on 127.0.0.1 (default 8080)")
+    p.add_argument(
+        "--demo-port", type=int, help="demo site port (default 8765, as `newsingest demo`)"
+    )
+    p.add_argument(
+        "--no-trigger", action="store_true", help="only start the UI; trigger runs yourself"
+    )
+    p.set_defaults(func=cmd_ui)
+
     p = sub.add_parser("serve-demo", help="serve the bundled demo site until interrupted")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument(
+        "--port",
+        type=int,
+        default=8765,
+        help="port to listen on (default 8765, which the demo registry expects)",
+    )
     p.set_defaults(func=cmd_serve_demo)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `newsingest` console script."""
+    """Entry point of the `newsingest` console script.
+
+    Returns:
+        0 on success; 2 with one line on stderr (no traceback) for bad input or an unusable
+        warehouse; argparse's 2 for bad options.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    import psycopg
+
     from newsingest.migrations import MigrationError
     from newsingest.warehouse import WarehouseError
 
     try:
         return int(args.func(args))
-    except (MigrationError, WarehouseError, ValueError, RuntimeError) as exc:
-        print(f"newsingest: {exc}", file=sys.stderr)
+    except (WarehouseError, psycopg.Error) as exc:
+        print(f"newsingest: {_warehouse_failure(exc, argv)}", file=sys.stderr)
         return 2
+    except (MigrationError, ValueError, RuntimeError) as exc:
+        print(f"newsingest: {_first_line(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("newsingest: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -1,12 +1,14 @@
-"""HTTP downloads: timeouts, size caps, address guard, retries, robots.txt and per-host limits."""
+"""HTTP downloads: timeouts, size caps, retries, robots.txt and per-host limits.
+
+Where a request may go is decided by newsingest.addresses, and enforced for
+every request and redirect hop by the session of newsingest.transport.
+"""
 
 from __future__ import annotations
 
 import email.utils
-import ipaddress
 import logging
 import re
-import socket
 import threading
 import time
 from collections import Counter, deque
@@ -17,7 +19,6 @@ from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
 import requests
-import requests.adapters
 from protego import Protego
 from tenacity import (
     RetryCallState,
@@ -27,8 +28,11 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from newsingest import transport
+from newsingest.addresses import AddressGuard, Resolver, URLRefusedError, system_resolver
 from newsingest.records import FetchAttempt
 from newsingest.settings import Settings
+from newsingest.signatures import binary_format
 from newsingest.urls import host_of
 
 LOGGER = logging.getLogger(__name__)
@@ -201,19 +205,21 @@ class Fetcher:
     Args:
         settings: limits, timeouts and politeness settings.
         sleep: the sleep function (tests pass a recorder).
+        resolver: host, port -> addresses; each request's host is resolved once
+            through it, and its connection goes to the address checked.
     """
 
-    def __init__(self, settings: Settings, *, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        resolver: Resolver = system_resolver,
+    ) -> None:
         self.settings = settings
         self._sleep = sleep
-        self._session = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(
-            pool_connections=settings.global_concurrency,
-            pool_maxsize=settings.global_concurrency,
-            max_retries=0,
-        )
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
+        self.guard = AddressGuard(settings.allow_hosts, resolver)
+        self._session = transport.guarded_session(self.guard, pool_size=settings.global_concurrency)
         self._session.headers["User-Agent"] = settings.user_agent
         self._session.headers["Accept-Encoding"] = "gzip, deflate, br"
         self._gates: dict[str, _HostGate] = {}
@@ -253,8 +259,15 @@ class Fetcher:
             The outcome; never raises for network or HTTP problems.
         """
         outcome = FetchOutcome(url=url)
-        if not url.startswith(("http://", "https://")):
-            outcome.error_class, outcome.error = "bad_url", f"not an http(s) URL: {url!r}"
+        try:
+            self.guard.parse(url)
+        except URLRefusedError as exc:
+            outcome.error_class, outcome.error = exc.error_class, str(exc)
+            outcome.attempts.append(
+                FetchAttempt(
+                    target=target, url=url, error_class=exc.error_class, error=str(exc)[:500]
+                )
+            )
             return outcome
         if target != "robots" and self.settings.respect_robots:
             verdict = self._robots_verdict(url, outcome)
@@ -452,62 +465,73 @@ class Fetcher:
 
     # -- one request ----------------------------------------------------
 
-    def _guard_address(self, url: str) -> None:
-        """Refuse hosts that resolve to private, loopback, link-local or reserved addresses."""
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
-        if host in self.settings.allow_hosts or host_of(url) in self.settings.allow_hosts:
-            return
-        try:
-            infos = socket.getaddrinfo(host, parts.port or 80, proto=socket.IPPROTO_TCP)
-        except (socket.gaierror, UnicodeError) as exc:
-            raise FetchError("dns", f"cannot resolve {host!r}: {exc}") from exc
-        for info in infos:
-            address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-            if not address.is_global or address.is_multicast:
-                raise FetchError(
-                    "blocked_address",
-                    f"{host} resolves to non-public address {address}; "
-                    "add it to NEWSINGEST_ALLOW_HOSTS to allow it",
-                    final_url=url,
-                )
-
     def _attempt(self, url: str, target: str, headers: Mapping[str, str]) -> Response:
-        """Follow redirects by hand so that every hop passes the address guard."""
+        """Follow redirects by hand, each hop a request of its own, all within total_timeout."""
         settings = self.settings
-        deadline = time.monotonic() + settings.total_timeout
-        current, seen = url, {url}
-        for _ in range(settings.max_redirects + 1):
-            self._guard_address(current)
-            try:
-                response = self._session.get(
-                    current,
-                    headers=dict(headers),
-                    stream=True,
-                    allow_redirects=False,
-                    timeout=(settings.connect_timeout, settings.read_timeout),
-                )
-            except requests.RequestException as exc:
-                error_class, retryable = _classify(exc)
-                raise FetchError(error_class, f"{current}: {exc}", retryable=retryable) from exc
-            with response:
-                status = response.status_code
-                if status in REDIRECT_CODES and response.headers.get("Location"):
-                    target_url = urljoin(current, response.headers["Location"])
-                    if target_url in seen:
-                        raise FetchError(
-                            "redirect_loop", f"redirect loop at {target_url}", status=status
-                        )
-                    seen.add(target_url)
-                    current = target_url
-                    continue
-                return self._complete(url, current, response, target, deadline)
+        with transport.deadline(settings.total_timeout) as deadline:
+            current, seen = url, {url}
+            for _ in range(settings.max_redirects + 1):
+                response = self._request(current, headers, deadline)
+                with response:
+                    status = response.status_code
+                    if status in REDIRECT_CODES and response.headers.get("Location"):
+                        target_url = urljoin(current, response.headers["Location"])
+                        if target_url in seen:
+                            raise FetchError(
+                                "redirect_loop", f"redirect loop at {target_url}", status=status
+                            )
+                        seen.add(target_url)
+                        current = target_url
+                        continue
+                    return self._complete(url, current, response, target, deadline)
         raise FetchError(
             "too_many_redirects", f"more than {settings.max_redirects} redirects from {url}"
         )
 
+    def _request(
+        self, url: str, headers: Mapping[str, str], deadline: transport.Deadline
+    ) -> requests.Response:
+        """Send one request (one hop) and read its headers, within the deadline.
+
+        The URL is parsed as given (the session sees it requoted), then the
+        session's adapter resolves, checks and pins its destination.
+        """
+        settings = self.settings
+        try:
+            self.guard.parse(url)
+            if deadline.expired:
+                raise requests.Timeout(f"{settings.total_timeout} s spent before this request")
+            remaining = max(deadline.remaining(), 0.001)  # a 0 timeout would mean non-blocking
+            response = self._session.get(
+                url,
+                headers=dict(headers),
+                stream=True,
+                allow_redirects=False,
+                timeout=(
+                    min(settings.connect_timeout, remaining),
+                    min(settings.read_timeout, remaining),
+                ),
+            )
+        except URLRefusedError as exc:
+            raise FetchError(exc.error_class, str(exc), final_url=url) from exc
+        except requests.RequestException as exc:
+            if deadline.expired:
+                raise FetchError("timeout", _late(url, settings.total_timeout, exc)) from exc
+            error_class, retryable = _classify(exc)
+            raise FetchError(error_class, f"{url}: {exc}", retryable=retryable) from exc
+        if deadline.expired:
+            # Headers cut off by the deadline can parse as a complete, shorter head.
+            response.close()
+            raise FetchError("timeout", _late(url, settings.total_timeout, "headers cut off"))
+        return response
+
     def _complete(
-        self, url: str, final: str, response: requests.Response, target: str, deadline: float
+        self,
+        url: str,
+        final: str,
+        response: requests.Response,
+        target: str,
+        deadline: transport.Deadline,
     ) -> Response:
         """Check status and type, then read the body within size and time caps."""
         status = response.status_code
@@ -551,6 +575,15 @@ class Fetcher:
                 final_url=final,
             )
         body = self._read(response, limit=limit, deadline=deadline, final=final, status=status)
+        kind = binary_format(body[:1024]) if target != "robots" else None
+        if kind is not None:
+            raise FetchError(
+                "bad_content_type",
+                f"{final} is served as {media or 'untyped'} but its bytes are a {kind}",
+                received=len(body),
+                status=status,
+                final_url=final,
+            )
         if target == "page" and looks_binary(body):
             raise FetchError(
                 "bad_content_type",
@@ -565,7 +598,12 @@ class Fetcher:
 
     @staticmethod
     def _read(
-        response: requests.Response, *, limit: int, deadline: float, final: str, status: int
+        response: requests.Response,
+        *,
+        limit: int,
+        deadline: transport.Deadline,
+        final: str,
+        status: int,
     ) -> bytes:
         """Stream the decoded body, stopping at the size cap or the deadline."""
         chunks: list[bytes] = []
@@ -586,7 +624,7 @@ class Fetcher:
                         final_url=final,
                         received=size,
                     )
-                if time.monotonic() > deadline:
+                if deadline.expired:
                     raise FetchError(
                         "timeout",
                         f"{final}: body not complete within the total deadline",
@@ -601,10 +639,27 @@ class Fetcher:
             error_class = "timeout" if "timed out" in str(exc).lower() else "connection"
             if "decod" in type(exc).__name__.lower() or "decod" in str(exc).lower():
                 error_class = "decode_error"
+            message = f"{final}: {exc}"
+            if deadline.expired:
+                error_class, message = "timeout", _late(final, deadline.seconds, exc)
             raise FetchError(
-                error_class, f"{final}: {exc}", status=status, final_url=final, received=size
+                error_class, message, status=status, final_url=final, received=size
             ) from exc
+        if deadline.expired:
+            # The deadline shut the socket down: the end of the stream is not the end of the body.
+            raise FetchError(
+                "timeout",
+                _late(final, deadline.seconds, "body cut off"),
+                status=status,
+                final_url=final,
+                received=size,
+            )
         return b"".join(chunks)
+
+
+def _late(url: str, total: float, cause: object) -> str:
+    """The message of a request cut by the total deadline."""
+    return f"{url}: no complete answer within the total deadline of {total} s ({cause})"
 
 
 def _charset(content_type: str) -> str | None:

@@ -6,7 +6,7 @@ import hashlib
 import logging
 import re
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TypedDict
 from urllib.parse import urlsplit
 
@@ -14,12 +14,12 @@ import trafilatura
 from trafilatura.settings import Document
 from trafilatura.xml import xmltotxt
 
-from newsingest import __version__, cleaning, wire
+from newsingest import __version__, cleaning, dates, wire
 from newsingest.charsets import decode_html
 from newsingest.fingerprints import content_hash
 from newsingest.records import Article, FetchedPage
 from newsingest.settings import Settings
-from newsingest.urls import canonical_url, host_of
+from newsingest.urls import canonical_url, host_of, too_long
 
 LOGGER = logging.getLogger(__name__)
 
@@ -95,27 +95,15 @@ NOT_ARTICLE_KINDS = {"gallery": "not_article: gallery", "listing": "not_article:
 LINKED_HEADLINE = re.compile(r"<h[1-4][^>]*>\s*<a\s", re.IGNORECASE)
 
 
-def _parse_datetime(value: str) -> datetime | None:
-    """A UTC datetime from an ISO 8601 timestamp or date, None when unreadable."""
-    value = value.strip()
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def _page_published(html: str) -> datetime | None:
     """Publication time from meta tags or JSON-LD, which carry a time, unlike htmldate."""
     head = html[:200_000]
     for tag in PUBLISHED_META.finditer(head):
         content = CONTENT_ATTR.search(tag.group(0))
-        if content and (parsed := _parse_datetime(content.group(1))):
+        if content and (parsed := dates.parse_iso(content.group(1))):
             return parsed
     match = JSONLD_PUBLISHED.search(head)
-    return _parse_datetime(match.group(1)) if match else None
+    return dates.parse_iso(match.group(1)) if match else None
 
 
 def choose_published(
@@ -202,7 +190,7 @@ def extract_page(
     candidates = [
         ("page", page_published),
         ("feed", page.entry.published_at),
-        ("page_date", _parse_datetime(document.date or "")),
+        ("page_date", dates.parse_iso(document.date or "")),
     ]
     published_at, published_source = choose_published(candidates, page.fetched_at, settings)
     page_canonical = _trusted_canonical(document.url or "", page.url)
@@ -252,7 +240,7 @@ def _language(detected: str | None, html: str, registry: str) -> str:
 
 def _trusted_canonical(declared: str, fetched: str) -> str:
     """The page's own canonical URL, unless it points off-host or at a homepage (a CMS bug)."""
-    if not declared.startswith(("http://", "https://")):
+    if not declared.startswith(("http://", "https://")) or too_long(declared):
         return ""
     if (
         host_of(canonical_url(declared)) != host_of(fetched)

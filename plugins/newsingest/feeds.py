@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import calendar
 import json
 import logging
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 from urllib.parse import urljoin
 
 import feedparser
 import lxml.etree
 import lxml.html
 
-from newsingest.records import FeedEntry, FeedSource
+from newsingest.dates import from_struct_time, parse_iso
+from newsingest.records import FeedEntry, FeedSource, storable
 from newsingest.urls import canonical_url
 
 LOGGER = logging.getLogger(__name__)
@@ -86,22 +85,29 @@ def _collapse(parsed: ParsedFeed) -> ParsedFeed:
     return parsed
 
 
-def _struct_time(value: Any) -> datetime | None:
-    """A UTC datetime from feedparser's parsed time tuple."""
-    if not value:
-        return None
-    return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
-
-
-def _iso(value: Any) -> datetime | None:
-    """A UTC datetime from an ISO 8601 string, None when unreadable."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+def _entry(
+    source: FeedSource,
+    *,
+    link: str,
+    base_url: str,
+    title: object = "",
+    published_at: datetime | None = None,
+    updated_at: datetime | None = None,
+    guid: object = "",
+    summary: object = "",
+    author: object = "",
+) -> FeedEntry:
+    """A feed entry from what a document gave, every text storable (no NUL, no lone surrogate)."""
+    return FeedEntry(
+        feed_name=source.name,
+        url=storable(urljoin(base_url, link)),
+        title=storable(str(title or "")).strip(),
+        published_at=published_at,
+        updated_at=updated_at,
+        guid=storable(str(guid or "")),
+        summary=storable(str(summary or ""))[:2000],
+        author=storable(str(author or "")),
+    )
 
 
 def _parse_xml_feed(
@@ -120,18 +126,22 @@ def _parse_xml_feed(
         if not link:
             continue
         # Many feeds only date their items with an update time (RSS 1.0 dc:date).
-        published = _struct_time(item["published_parsed"]) if "published_parsed" in item else None
-        updated = _struct_time(item["updated_parsed"]) if "updated_parsed" in item else None
+        # Membership first: item.get() would trigger feedparser's deprecated fallback mapping.
+        published = (
+            from_struct_time(item["published_parsed"]) if "published_parsed" in item else None
+        )
+        updated = from_struct_time(item["updated_parsed"]) if "updated_parsed" in item else None
         entries.append(
-            FeedEntry(
-                feed_name=source.name,
-                url=urljoin(base_url, link),
-                title=str(item.get("title", "")).strip(),
+            _entry(
+                source,
+                link=link,
+                base_url=base_url,
+                title=item.get("title", ""),
                 published_at=published or updated,
                 updated_at=updated,
-                guid=str(item.get("id", "")),
-                summary=str(item.get("summary", ""))[:2000],
-                author=str(item.get("author", "")),
+                guid=item.get("id", ""),
+                summary=item.get("summary", ""),
+                author=item.get("author", ""),
             )
         )
     # Feeds with small errors still count when they yield entries; a wreck does not.
@@ -162,15 +172,16 @@ def _parse_json_feed(body: bytes, source: FeedSource, base_url: str) -> ParsedFe
         authors = item.get("authors") or ([item["author"]] if item.get("author") else [])
         names = [a.get("name", "") for a in authors if isinstance(a, dict)]
         entries.append(
-            FeedEntry(
-                feed_name=source.name,
-                url=urljoin(base_url, link),
-                title=str(item.get("title", "")).strip(),
-                published_at=_iso(item.get("date_published")),
-                updated_at=_iso(item.get("date_modified")),
-                guid=str(item.get("id", "")),
-                summary=str(item.get("summary") or item.get("content_text") or "")[:2000],
-                author=", ".join(n for n in names if n),
+            _entry(
+                source,
+                link=link,
+                base_url=base_url,
+                title=item.get("title", ""),
+                published_at=parse_iso(item.get("date_published")),
+                updated_at=parse_iso(item.get("date_modified")),
+                guid=item.get("id", ""),
+                summary=item.get("summary") or item.get("content_text") or "",
+                author=", ".join(str(n) for n in names if n),
             )
         )
     return ParsedFeed(format="json" + str(document["version"]).rsplit("/", 1)[-1], entries=entries)
@@ -203,13 +214,14 @@ def _parse_sitemap(body: bytes, source: FeedSource, base_url: str) -> ParsedFeed
         title = news.findtext(f"{NEWS_NS}title", "") if news is not None else ""
         published = news.findtext(f"{NEWS_NS}publication_date") if news is not None else None
         # lastmod is when the page last changed: the update time refetch_updated compares.
-        modified = _iso(url.findtext(f"{SITEMAP_NS}lastmod"))
+        modified = parse_iso(url.findtext(f"{SITEMAP_NS}lastmod"))
         entries.append(
-            FeedEntry(
-                feed_name=source.name,
-                url=urljoin(base_url, loc),
-                title=(title or "").strip(),
-                published_at=_iso(published) or modified,
+            _entry(
+                source,
+                link=loc,
+                base_url=base_url,
+                title=title,
+                published_at=parse_iso(published) or modified,
                 updated_at=modified,
                 guid=loc,
             )

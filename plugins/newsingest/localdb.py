@@ -165,16 +165,21 @@ def start(
                 )
             run_as = _default_run_as()
             data_dir = _choose_data_dir(state_dir, run_as)
-            _prepare_data_dir(data_dir, run_as)
-            _check_bin_dir_usable(bin_dir, run_as)
-            _initdb(bin_dir, data_dir, run_as)
+            bin_dir = _reachable_bin_dir(bin_dir, run_as, state_dir)
+            _initialise(bin_dir, data_dir, run_as, state_dir)
+            # Recorded at once, so that destroy() finds the new cluster even if it fails to start.
+            _write_record(state_dir, _Record(name, str(bin_dir), str(data_dir), 0, database))
         else:
             run_as = _owner_run_as(data_dir)
-            _check_bin_dir_usable(bin_dir, run_as)
+            bin_dir = _reachable_bin_dir(bin_dir, run_as, state_dir)
             _check_major_version(bin_dir, data_dir, name)
             _clear_stale_pid_file(data_dir)
         port = _start_postmaster(
-            bin_dir, data_dir, run_as, record.port if record is not None else None, state_dir
+            bin_dir,
+            data_dir,
+            run_as,
+            record.port if record is not None and record.port else None,
+            state_dir,
         )
         _write_record(state_dir, _Record(name, str(bin_dir), str(data_dir), port, database))
         _ensure_database(port, database, data_dir)
@@ -270,6 +275,7 @@ def destroy(state_dir: Path) -> bool:
     with _locked(state_dir):
         if data_dir.exists():
             shutil.rmtree(data_dir)
+        shutil.rmtree(_bin_copy_dir(state_dir), ignore_errors=True)
         (state_dir / STATE_FILE).unlink(missing_ok=True)
     LOGGER.info("deleted the local PostgreSQL cluster in %s", data_dir)
     return True
@@ -494,10 +500,25 @@ def _choose_data_dir(state_dir: Path, run_as: _RunAs | None) -> Path:
     return fallback
 
 
-def _prepare_data_dir(data_dir: Path, run_as: _RunAs | None) -> None:
+def _initialise(bin_dir: Path, data_dir: Path, run_as: _RunAs | None, state_dir: Path) -> None:
+    # A failed first start leaves nothing behind: no empty data dir, no copy of the binaries.
+    created = _prepare_data_dir(data_dir, run_as)
+    try:
+        _initdb(bin_dir, data_dir, run_as)
+    except BaseException:
+        if created:
+            shutil.rmtree(data_dir, ignore_errors=True)
+        shutil.rmtree(_bin_copy_dir(state_dir), ignore_errors=True)
+        raise
+
+
+def _prepare_data_dir(data_dir: Path, run_as: _RunAs | None) -> bool:
+    # True when this call created the folder.
+    created = True
     try:
         data_dir.mkdir(mode=0o700)
     except FileExistsError:
+        created = False
         # The temp-dir fallback has a predictable name: refuse anything another user planted.
         info = data_dir.lstat()
         allowed = {os.geteuid(), run_as.uid if run_as is not None else os.geteuid()}
@@ -508,14 +529,77 @@ def _prepare_data_dir(data_dir: Path, run_as: _RunAs | None) -> None:
     if run_as is not None:
         os.chown(data_dir, run_as.uid, run_as.gid, follow_symlinks=False)
     data_dir.chmod(0o700)
+    return created
 
 
-def _check_bin_dir_usable(bin_dir: Path, run_as: _RunAs | None) -> None:
-    if run_as is not None and not _traversable(bin_dir, run_as):
+def _bin_copy_dir(state_dir: Path) -> Path:
+    # Beside the temp-dir data fallback, named after state_dir too; destroy() removes it.
+    digest = hashlib.sha256(str(state_dir).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()).resolve() / f"newsingest-pgbin-{digest}"
+
+
+def _reachable_bin_dir(bin_dir: Path, run_as: _RunAs | None, state_dir: Path) -> Path:
+    """bin_dir itself when run_as can reach it, else a world-readable copy of its installation.
+
+    The pgserver wheel sits in a virtualenv, often under root's home (mode 700), where the
+    unprivileged user cannot follow. PostgreSQL is relocatable (it finds lib/ and share/ next
+    to its real executable), so the installation folder is hard-linked (copied across file
+    systems) into the temp dir, keeping its place relative to the `<package>.libs` folder
+    beside its package, where a wheel repaired by auditwheel keeps the shared libraries its
+    RPATH ($ORIGIN/../../../<package>.libs) names. A symlink would not do: PostgreSQL
+    resolves it.
+    """
+    if run_as is None or _traversable(bin_dir, run_as):
+        return bin_dir
+    install = bin_dir.parent
+    package = install.parent
+    copy = _bin_copy_dir(state_dir)
+    target = copy / package.name / install.name / bin_dir.name
+    if _under_root_home(copy) or not _traversable(copy.parent, run_as):
         raise LocalDBError(
-            f"user {run_as.name!r} (which runs PostgreSQL for root) cannot reach {bin_dir}: make "
-            "its parent folders world-traversable (chmod o+x) or run as an unprivileged user"
+            f"user {run_as.name!r} (which runs PostgreSQL for root) can reach neither {bin_dir} "
+            f"nor {copy.parent} to hold a copy of it: point TMPDIR at a world-traversable "
+            f"folder outside {_root_home()}, or make the parent folders of {bin_dir} "
+            "world-traversable (chmod o+x)"
         )
+    if not _has_server_binaries(target):
+        began = time.monotonic()
+        shutil.rmtree(copy, ignore_errors=True)
+        partial = copy.with_name(f"{copy.name}.partial-{os.getpid()}")
+        shutil.rmtree(partial, ignore_errors=True)
+        libs = package.with_name(f"{package.name}.libs")
+        try:
+            partial.mkdir(mode=0o755)
+            (partial / package.name).mkdir(mode=0o755)
+            shutil.copytree(
+                install, partial / package.name / install.name, symlinks=True,
+                copy_function=_link_or_copy,
+            )  # fmt: skip
+            if libs.is_dir():
+                shutil.copytree(
+                    libs, partial / libs.name, symlinks=True, copy_function=_link_or_copy
+                )
+            # Renamed into place whole, so a copy interrupted half-way is never used.
+            partial.rename(copy)
+        except OSError as exc:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise LocalDBError(f"cannot copy {install} to {copy}: {exc}") from exc
+        LOGGER.info(
+            "user %r cannot reach %s; running PostgreSQL from a copy in %s (%.2f s)",
+            run_as.name,
+            install,
+            copy,
+            time.monotonic() - began,
+        )
+    return target
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    # A hard link costs no space or time; its mode bits are the file's own, so it is reachable.
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
 
 
 def _initdb(bin_dir: Path, data_dir: Path, run_as: _RunAs | None) -> None:

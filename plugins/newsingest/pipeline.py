@@ -4,23 +4,24 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from newsingest import (
     clustering,
     dedup_store,
     deduplication,
     fingerprints,
+    parallel,
     verification,
     warehouse,
 )
 from newsingest.charsets import decode_html
 from newsingest.downloads import Fetcher, FetchOutcome
-from newsingest.extraction import extract_page
+from newsingest.extraction import EXTRACTOR_VERSION, extract_page
 from newsingest.feeds import FeedParseError, ParsedFeed, discover_feed_urls, parse_feed
 from newsingest.records import (
     Article,
@@ -35,9 +36,11 @@ from newsingest.records import (
 from newsingest.registry import load_registry
 from newsingest.report import table
 from newsingest.settings import Settings
-from newsingest.urls import canonical_url
+from newsingest.timings import Stopwatch
+from newsingest.urls import MAX_URL_BYTES, canonical_url, too_long
 
 LOGGER = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_CHILD_SITEMAPS = 20
 
@@ -224,16 +227,25 @@ def _fetch_pages(
     attempts: list[FetchAttempt],
 ) -> list[FetchedPage]:
     """Download the pages of entries not yet loaded (or updated since), counting outcomes."""
-    by_url = {canonical_url(e.url): e for e in reversed(entries)}
+    by_url: dict[str, FeedEntry] = {}
+    for entry in reversed(entries):
+        url = canonical_url(entry.url)
+        if too_long(entry.url) or too_long(url):
+            _refuse_long_url(entry.url, source.name, counts, attempts)
+        else:
+            by_url[url] = entry
     with warehouse.connect(dsn) as conn:
         known = warehouse.loaded_by_other_runs(conn, list(by_url), run.run_key)
-        taken = warehouse.staged_by_other_feeds(conn, run.run_key, list(by_url), source.name)
         if source.refetch_updated and known:
             fetched = warehouse.loaded_fetch_times(conn, sorted(known))
             updated = _updated_since_fetch(by_url, fetched)
             if updated:
                 LOGGER.info("feed %s: refetching %d updated stories", source.name, len(updated))
             known -= updated
+        else:
+            updated = set()
+    with warehouse.connect(dsn) as conn:
+        taken = warehouse.claim_pages(conn, run.run_key, sorted(set(by_url) - known), source.name)
     counts.skipped_known = len(known | taken)
     todo = [(url, e) for url, e in by_url.items() if url not in known | taken]
     pages: list[FetchedPage] = []
@@ -257,26 +269,26 @@ def _fetch_pages(
                 fetched_at=datetime.now(UTC),
                 body=result.response.body,
                 entry=entry,
+                refetch=url in updated,
             )
         )
     return pages
 
 
-def fetch_feed(dsn: str, settings: Settings, run: RunInfo, source: FeedSource) -> FeedCounts:
-    """Fetch one feed and its new article pages, and stage the pages in the warehouse.
+def _refuse_long_url(
+    url: str, feed_name: str, counts: FeedCounts, attempts: list[FetchAttempt]
+) -> None:
+    """Record a feed link too long to be an article URL as a bad_url failure, unfetched."""
+    error = f"URL of {len(url)} characters is longer than an article URL may be"
+    counts.fail("bad_url")
+    attempts.append(
+        FetchAttempt(target="page", url=url[:MAX_URL_BYTES], error_class="bad_url", error=error)
+    )
+    LOGGER.warning("feed %s: page %s...: bad_url: %s", feed_name, url[:200], error)
 
-    Never raises for a broken feed or page: failures are counted by error
-    class, logged in news.fetch_log and news.feed_state, and the run goes on.
 
-    Args:
-        dsn: warehouse connection string.
-        settings: limits and politeness.
-        run: the run identity.
-        source: the registry entry.
-
-    Returns:
-        The feed's counts for this run.
-    """
+def _fetch_feed(dsn: str, settings: Settings, run: RunInfo, source: FeedSource) -> FeedCounts:
+    """The fetch stage of one feed (see fetch_feed)."""
     counts = FeedCounts(feed_name=source.name)
     attempts: list[FetchAttempt] = []
     pages: list[FetchedPage] = []
@@ -351,28 +363,66 @@ def feed_summary_line(counts: FeedCounts) -> str:
     )
 
 
-def extract(dsn: str, settings: Settings, run: RunInfo) -> dict[str, int]:
-    """Extract every page staged by the run and stage the articles.
+def _extract(
+    dsn: str,
+    settings: Settings,
+    run: RunInfo,
+    *,
+    shard: int = 0,
+    shards: int = 1,
+    processes: int = 1,
+) -> dict[str, int]:
+    """The extract stage (see extract)."""
+    counts = {"extracted": 0, "skipped": 0, "unchanged": 0}
+    with warehouse.connect(dsn) as reader, warehouse.connect(dsn) as writer:
+        feeds = warehouse.feeds_by_name(reader)
+        staged = warehouse.count_staged_pages(reader, run.run_key, shard=shard, shards=shards)
+        jobs = (
+            (page, feeds.get(page.feed_name, {}).get("outlet", ""),
+             feeds.get(page.feed_name, {}).get("language", ""))
+            for page in warehouse.staged_pages(reader, run.run_key, shard=shard, shards=shards,
+                                               unless_extracted_by=EXTRACTOR_VERSION)
+        )  # fmt: skip
+        # A pool pays for its start-up only with a chunk for each worker.
+        processes = max(1, min(processes, -(-staged // settings.extract_chunk_pages)))
+        seen = 0
+        for chunk in parallel.map_chunks(
+            _extract_chunk,
+            jobs,
+            processes=processes,
+            chunk_size=settings.extract_chunk_pages,
+            initializer=_use_settings,
+            initargs=(settings,),
+        ):
+            warehouse.stage_articles(writer, run.run_key, chunk)
+            writer.commit()
+            seen += len(chunk)
+            skipped = sum(1 for _, a in chunk if a.skipped_reason)
+            counts["skipped"] += skipped
+            counts["extracted"] += len(chunk) - skipped
+        counts["unchanged"] = staged - seen
+        warehouse.record_stage_counts(writer, run.run_key)
+    return counts
 
-    Returns:
-        {"extracted": n, "skipped": n}.
-    """
-    with warehouse.connect(dsn) as conn:
-        feeds = warehouse.feeds_by_name(conn)
-        articles = []
-        for page in warehouse.staged_pages(conn, run.run_key):
-            feed = feeds.get(page.feed_name, {})
-            article = extract_page(
-                page, settings, outlet=feed.get("outlet", ""), language=feed.get("language", "")
-            )
-            if article.skipped_reason:
-                LOGGER.info("skipped %s: %s", page.url, article.skipped_reason)
-            articles.append(article)
-    with warehouse.connect(dsn) as conn:
-        warehouse.stage_articles(conn, run.run_key, articles)
-        warehouse.record_stage_counts(conn, run.run_key)
-    skipped = sum(1 for a in articles if a.skipped_reason)
-    return {"extracted": len(articles) - skipped, "skipped": skipped}
+
+_WORKER_SETTINGS: list[Settings] = []
+
+
+def _use_settings(settings: Settings) -> None:
+    """Worker initialiser: the settings every page of the worker is extracted with."""
+    _WORKER_SETTINGS[:] = [settings]
+
+
+def _extract_chunk(jobs: list[tuple[FetchedPage, str, str]]) -> list[tuple[str, Article]]:
+    """Extract a chunk of (page, outlet, language) jobs; (page URL, article) pairs."""
+    settings = _WORKER_SETTINGS[0]
+    results = []
+    for page, outlet, language in jobs:
+        article = extract_page(page, settings, outlet=outlet, language=language)
+        if article.skipped_reason:
+            LOGGER.info("skipped %s: %s", page.url, article.skipped_reason)
+        results.append((page.url, article))
+    return results
 
 
 def _dedup_doc(article: Article) -> DedupDoc:
@@ -386,45 +436,40 @@ def _dedup_doc(article: Article) -> DedupDoc:
     )
 
 
-def deduplicate(dsn: str, settings: Settings, run: RunInfo) -> dict[str, int]:
-    """Decide the story cluster of every new staged article of the run.
-
-    Articles already in the warehouse keep their assignment, so a rerun of
-    the same day decides nothing anew.
-
-    Returns:
-        {"new": originals, "duplicates": copies, "known": already loaded}.
-    """
+def _deduplicate(dsn: str, settings: Settings, run: RunInfo) -> dict[str, int]:
+    """The deduplicate stage (see deduplicate)."""
     with warehouse.connect(dsn) as conn:
-        articles = warehouse.staged_articles(conn, run.run_key)
-        existing = warehouse.existing_urls(conn, [a.canonical_url for a in articles])
-        fresh = list({a.canonical_url: _dedup_doc(a) for a in articles
-                      if a.canonical_url not in existing}.values())  # fmt: skip
+        warehouse.lock_stage(conn, run.run_key, "deduplicate")
+        staged = warehouse.staged_articles(conn, run.run_key)
+        existing = warehouse.existing_urls(conn, [a.canonical_url for _, a in staged])
+        # The first page (in URL order) of a canonical URL is the one the load keeps.
+        first: dict[str, DedupDoc] = {}
+        for _, a in staged:
+            if a.canonical_url not in existing:
+                first.setdefault(a.canonical_url, _dedup_doc(a))
+        fresh = list(first.values())
         results = clustering.cluster_batch(conn, fresh, settings)
         by_canonical = {r.canonical_url: r for r in results}
         decisions = [
             (
-                a.url,
+                url,
                 by_canonical.get(a.canonical_url)
                 or DedupResult(canonical_url=a.canonical_url, cluster_key=a.canonical_url),
             )
-            for a in articles
+            for url, a in staged
         ]
         warehouse.save_dedup(conn, run.run_key, decisions)
     copies = sum(1 for r in results if r.relation != "original")
     return {"new": len(results) - copies, "duplicates": copies, "known": len(existing)}
 
 
-def load(dsn: str, settings: Settings, run: RunInfo) -> dict[str, int]:
-    """Upsert the run's articles, index new cluster founders, refresh story clusters.
-
-    Returns:
-        {"loaded": articles new to the warehouse}.
-    """
+def _load(dsn: str, settings: Settings, run: RunInfo) -> dict[str, int]:
+    """The load stage (see load)."""
     with warehouse.connect(dsn) as conn:
-        inserted = warehouse.load_run(conn, run.run_key)
+        warehouse.lock_stage(conn, run.run_key, "load")
+        outcome = warehouse.load_run(conn, run.run_key)
         founder_lines = []
-        for article, result in inserted:
+        for article, result in outcome.inserted:
             doc = _dedup_doc(article)
             dedup_store.add_site_lines(
                 conn, doc.site, (h for _, h in deduplication.site_line_keys(doc))
@@ -442,15 +487,11 @@ def load(dsn: str, settings: Settings, run: RunInfo) -> dict[str, int]:
                 founder_lines.append(deduplication.line_hashes(doc.text))
         dedup_store.add_founder_lines(conn, founder_lines)
         warehouse.record_stage_counts(conn, run.run_key)
-    return {"loaded": len(inserted)}
+    return {"loaded": len(outcome.inserted), "updated": outcome.updated, "clashes": outcome.clashes}
 
 
-def check(dsn: str, settings: Settings, run: RunInfo) -> dict[str, Any]:
-    """Data-quality checks of the run; raises CheckError naming the numbers.
-
-    Returns:
-        The measured figures.
-    """
+def _check(dsn: str, settings: Settings, run: RunInfo) -> dict[str, Any]:
+    """The checks (see check)."""
     with warehouse.connect(dsn) as conn:
         figures = warehouse.run_checks(conn, run.run_key, settings.max_future_skew_hours)
     problems = []
@@ -477,6 +518,122 @@ def check(dsn: str, settings: Settings, run: RunInfo) -> dict[str, Any]:
     if problems:
         raise CheckError(f"run {run.run_key}: " + "; ".join(problems))
     return figures
+
+
+def _timed(
+    dsn: str, run: RunInfo, stage: str, part: str, *, work: Callable[[], T],
+    items: Callable[[T], int],
+) -> T:  # fmt: skip
+    """Run one stage, log its timing and record it in news.stage_timings (even when it fails)."""
+    watch = Stopwatch(stage, part)
+    result: T | None = None
+    try:
+        with watch, warehouse.run_shared(dsn, run.run_key):
+            result = work()
+        watch.timing.items = items(result)
+        return result
+    finally:
+        LOGGER.info("%s", watch.timing.line(run.run_key))
+        try:
+            with warehouse.connect(dsn) as conn:
+                warehouse.record_timing(conn, run.run_key, watch.timing)
+        except warehouse.WarehouseError as exc:  # the stage's own error matters more
+            LOGGER.warning("could not record the timing of stage %s: %s", stage, exc)
+
+
+def fetch_feed(dsn: str, settings: Settings, run: RunInfo, source: FeedSource) -> FeedCounts:
+    """Fetch one feed and its new article pages, and stage the pages in the warehouse.
+
+    Never raises for a broken feed or page: failures are counted by error
+    class, logged in news.fetch_log and news.feed_state, and the run goes on.
+    The stage's timing is recorded per feed.
+
+    Args:
+        dsn: warehouse connection string.
+        settings: limits and politeness.
+        run: the run identity.
+        source: the registry entry.
+
+    Returns:
+        The feed's counts for this run.
+    """
+    return _timed(
+        dsn, run, "fetch", source.name,
+        work=lambda: _fetch_feed(dsn, settings, run, source), items=lambda c: c.fetched,
+    )  # fmt: skip
+
+
+def extract(
+    dsn: str,
+    settings: Settings,
+    run: RunInfo,
+    *,
+    shard: int = 0,
+    shards: int = 1,
+    processes: int = 1,
+) -> dict[str, int]:
+    """Extract the pages staged by the run (or one shard of them) and stage the articles.
+
+    Pages stream from news.raw_pages in chunks of settings.extract_chunk_pages,
+    each chunk's articles are staged in a transaction of their own, so memory
+    does not grow with the day. A page whose staged article this extractor
+    version made from the same bytes (a rerun of an unchanged day) is left
+    as it is.
+
+    Args:
+        dsn: warehouse connection string.
+        settings: quality gates and chunk size.
+        run: the run identity.
+        shard: which part of the pages (by a hash of the URL) this call extracts ...
+        shards: ... of how many (the DAG maps one task per shard).
+        processes: worker processes (1: extract in this process).
+
+    Returns:
+        {"extracted": n, "skipped": n, "unchanged": pages left as they were}.
+    """
+    return _timed(
+        dsn, run, "extract", f"{shard + 1}/{shards}" if shards > 1 else "",
+        work=lambda: _extract(dsn, settings, run, shard=shard, shards=shards,
+                              processes=processes),
+        items=lambda c: c["extracted"] + c["skipped"],
+    )  # fmt: skip
+
+
+def deduplicate(dsn: str, settings: Settings, run: RunInfo) -> dict[str, int]:
+    """Decide the story cluster of every new staged article of the run.
+
+    Articles already in the warehouse keep their assignment, so a rerun of
+    the same day decides nothing anew.
+
+    Returns:
+        {"new": originals, "duplicates": copies, "known": already loaded}.
+    """
+    return _timed(
+        dsn, run, "deduplicate", "", work=lambda: _deduplicate(dsn, settings, run),
+        items=lambda c: c["new"] + c["duplicates"],
+    )  # fmt: skip
+
+
+def load(dsn: str, settings: Settings, run: RunInfo) -> dict[str, int]:
+    """Load the run's articles, index new cluster founders, refresh story clusters.
+
+    Returns:
+        {"loaded": articles new to the warehouse, "updated": rows of this run or refetched
+        stories replaced, "clashes": pages refused because their canonical URL is taken}.
+    """
+    return _timed(
+        dsn, run, "load", "", work=lambda: _load(dsn, settings, run),
+        items=lambda c: c["loaded"] + c["updated"],
+    )  # fmt: skip
+
+
+def check(dsn: str, settings: Settings, run: RunInfo) -> dict[str, Any]:
+    """Data-quality checks of the run; raises CheckError naming the numbers.
+
+    Returns:
+        The measured figures.
+    """
+    return _timed(dsn, run, "check", "", work=lambda: _check(dsn, settings, run), items=lambda _: 0)
 
 
 def summary(dsn: str, run: RunInfo) -> str:
@@ -518,11 +675,18 @@ def run_all(
 
     Returns:
         The printable summary.
+
+    Raises:
+        warehouse.RunInProgressError: another process is running the same day.
     """
-    for source in prepare(dsn, registry, feeds):
-        fetch_feed(dsn, settings, run, source)
-    extract(dsn, settings, run)
-    deduplicate(dsn, settings, run)
-    load(dsn, settings, run)
-    check(dsn, settings, run)
-    return summary(dsn, run)
+    load_registry(registry)  # a broken registry is reported before the warehouse is reached
+    with warehouse.run_lock(dsn, run.run_key):
+        # One feed after another: a page two feeds link goes to the first in registry order.
+        for source in prepare(dsn, registry, feeds):
+            fetch_feed(dsn, settings, run, source)
+        extract(dsn, settings, run,
+                processes=settings.extract_processes or parallel.default_processes())  # fmt: skip
+        deduplicate(dsn, settings, run)
+        load(dsn, settings, run)
+        check(dsn, settings, run)
+        return summary(dsn, run)

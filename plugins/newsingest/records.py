@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -10,6 +12,21 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+# PostgreSQL's text and jsonb refuse NUL and lone surrogates (Python strings can hold both:
+# a JSON feed's "\ud800" decodes to one); a str code point in this range is always lone.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """The text without NUL characters, lone surrogates replaced by U+FFFD.
+
+    Every string read from outside (feeds, pages, servers) goes through this
+    before it is stored; to_json applies it to every string it writes.
+    """
+    if not UNSTORABLE.search(text):
+        return text
+    return UNSTORABLE.sub(lambda m: "" if m.group(0) == "\x00" else "\ufffd", text)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -70,6 +87,10 @@ class FetchedPage:
     fetched_at: datetime
     body: bytes
     entry: FeedEntry
+    etag: str = ""
+    last_modified: str = ""
+    # Fetched again on purpose: the feed says the loaded story was updated.
+    refetch: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -148,7 +169,7 @@ class FeedCounts:
 
 
 def to_json(record: Any) -> dict[str, Any]:
-    """Turn a record into JSON-ready values (datetimes as ISO 8601, bytes refused).
+    """Turn a record into JSON values (datetimes as ISO 8601, strings storable, bytes refused).
 
     Args:
         record: an instance of one of the dataclasses above.
@@ -174,6 +195,8 @@ def _dump(value: Any) -> Any:
         return {k: _dump(v) for k, v in value.items()}
     if isinstance(value, bytes):
         raise TypeError("bytes do not travel as JSON; store them in the warehouse")
+    if isinstance(value, str):
+        return storable(value)
     return value
 
 
@@ -187,12 +210,18 @@ def from_json(cls: type[T], data: dict[str, Any]) -> T:
     Returns:
         The record.
     """
-    hints = typing.get_type_hints(cls)
     kwargs: dict[str, Any] = {}
-    for item in dataclasses.fields(cls):  # type: ignore[arg-type]
-        if item.name in data:
-            kwargs[item.name] = _load(hints[item.name], data[item.name])
+    for name, hint in _field_hints(cls):  # type: ignore[arg-type]
+        if name in data:
+            kwargs[name] = _load(hint, data[name])
     return cls(**kwargs)
+
+
+@functools.cache
+def _field_hints(cls: type) -> tuple[tuple[str, Any], ...]:
+    """(name, resolved type) of a record's fields; get_type_hints is slow, so once per class."""
+    hints = typing.get_type_hints(cls)
+    return tuple((item.name, hints[item.name]) for item in dataclasses.fields(cls))
 
 
 def _load(hint: Any, value: Any) -> Any:

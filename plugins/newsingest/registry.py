@@ -35,18 +35,40 @@ def load_registry(path: Path) -> list[FeedSource]:
         The feeds in file order.
     """
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        document = yaml.safe_load(text)
+        lines = _entry_lines(text)
     except (OSError, yaml.YAMLError) as exc:
         raise RegistryError(f"cannot read feed registry {path}: {exc}") from exc
-    return parse_registry(document, source=str(path))
+    return parse_registry(document, source=str(path), lines=lines)
 
 
-def parse_registry(document: Any, *, source: str = "<registry>") -> list[FeedSource]:
+def _entry_lines(text: str) -> list[int]:
+    """The 1-based line of each entry of the `feeds:` list, for error messages."""
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    if isinstance(root, yaml.MappingNode):
+        for key, value in root.value:
+            if key.value == "feeds" and isinstance(value, yaml.SequenceNode):
+                return [item.start_mark.line + 1 for item in value.value]
+    return []
+
+
+def _where(source: str, index: int, lines: list[int], raw: Any) -> str:
+    """`file:line: feed 'name'` for an entry; its 1-based position when it has no name."""
+    place = f"{source}:{lines[index]}" if index < len(lines) else source
+    name = raw.get("name") if isinstance(raw, dict) else None
+    return f"{place}: feed {name!r}" if name else f"{place}: feed #{index + 1}"
+
+
+def parse_registry(
+    document: Any, *, source: str = "<registry>", lines: list[int] | None = None
+) -> list[FeedSource]:
     """Validate an already-parsed registry document.
 
     Args:
         document: the YAML value ({"feeds": [...]}).
         source: name used in error messages.
+        lines: the line of each entry in source, when known, for error messages.
 
     Returns:
         The feeds in order.
@@ -56,7 +78,7 @@ def parse_registry(document: Any, *, source: str = "<registry>") -> list[FeedSou
     feeds: list[FeedSource] = []
     seen: set[str] = set()
     for index, raw in enumerate(document["feeds"]):
-        where = f"{source}: feeds[{index}]"
+        where = _where(source, index, lines or [], raw)
         if not isinstance(raw, dict):
             raise RegistryError(f"{where}: expected a mapping")
         unknown = set(raw) - KNOWN_KEYS
@@ -70,13 +92,13 @@ def parse_registry(document: Any, *, source: str = "<registry>") -> list[FeedSou
         seen.add(name)
         url = str(raw.get("url", ""))
         if not url.startswith(("http://", "https://")):
-            raise RegistryError(f"{where} ({name}): url must be http(s), got {url!r}")
+            raise RegistryError(f"{where}: url must be http(s), got {url!r}")
         kind = str(raw.get("kind", "auto"))
         if kind not in FEED_KINDS:
-            raise RegistryError(f"{where} ({name}): kind {kind!r} not in {sorted(FEED_KINDS)}")
+            raise RegistryError(f"{where}: kind {kind!r} not in {sorted(FEED_KINDS)}")
         max_pages = raw.get("max_pages")
         if max_pages is not None and (not isinstance(max_pages, int) or max_pages < 1):
-            raise RegistryError(f"{where} ({name}): max_pages must be a positive integer")
+            raise RegistryError(f"{where}: max_pages must be a positive integer")
         feeds.append(
             FeedSource(
                 name=name,

@@ -24,7 +24,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 def daily_report(dsn: str, day: date, *, top: int = 10) -> str:
-    """The day's feeds, top story clusters and copying outlets.
+    """The day's feeds needing attention, feeds, top story clusters and copying outlets.
 
     Args:
         dsn: warehouse connection string.
@@ -35,26 +35,47 @@ def daily_report(dsn: str, day: date, *, top: int = 10) -> str:
         The printable report.
     """
     with warehouse.connect(dsn) as conn:
+        alerts = warehouse.report_alerts(conn, day)
         feeds = warehouse.report_feeds(conn, day)
         stories = warehouse.report_top_stories(conn, day, top)
+        spreading = warehouse.report_top_stories(conn, day, top, earlier=True)
         copiers = warehouse.report_copy_outlets(conn, day, COPY_SHARE)
+        timings = warehouse.report_stage_timings(conn, day)
     feed_rows = [
         (f["feed_name"], f["outlet"], f["fetched"], f["new"], f["duplicates"], f["failed"],
          "FAILED" if f["feed_failed"] else "ok")
         for f in feeds
     ]  # fmt: skip
-    story_rows = [
-        (s["cluster_id"], s["outlet_count"], s["member_count"], s["first_outlet"],
+    story_rows, spreading_rows = ([
+        (s["cluster_id"], s["outlet_count"], s["member_count"], s["day_articles"],
+         s["first_outlet"],
          f"{s['first_published_at']:%Y-%m-%d %H:%M}" if s["first_published_at"] else "",
          ",".join(s["agencies"]), s["title"][:70])
-        for s in stories
-    ]  # fmt: skip
+        for s in found
+    ] for found in (stories, spreading))  # fmt: skip
+    story_headers = ("cluster", "outlets", "articles", "this day", "first published by", "at",
+                     "agencies", "title")  # fmt: skip
     copier_rows = [
         (c["outlet"], c["articles"], c["rewritten_copies"], c["exact_copies"],
          c["attributed_copies"], f"{float(c['copy_share']):.0%}")
         for c in copiers
     ]  # fmt: skip
+    alert_rows = [
+        (a["feed_name"], a["kind"], a["message"].removeprefix(f"feed {a['feed_name']}: "))
+        for a in alerts
+    ]
+    timing_rows = [
+        (t["run_key"], t["stage"], t["parts"], t["items"], f"{t['wall_s']:.1f}",
+         f"{t['slowest_s']:.1f}", f"{t['cpu_s']:.1f}")
+        for t in timings
+    ]  # fmt: skip
     sections: list[tuple[str, tuple[str, ...], list[tuple[Any, ...]], str]] = [
+        (
+            "Feeds needing attention (feed-volume check of this logical date, news.alerts)",
+            ("feed", "alert", "what the check found"),
+            alert_rows,
+            "(none)",
+        ),
         (
             "Feeds (runs of this logical date)",
             ("feed", "outlet", "fetched", "new", "duplicates", "failed", "status"),
@@ -62,16 +83,28 @@ def daily_report(dsn: str, day: date, *, top: int = 10) -> str:
             "(no run recorded for this date)",
         ),
         (
-            f"Top stories published this day (by outlets, top {top})",
-            ("cluster", "outlets", "articles", "first published by", "at", "agencies", "title"),
+            f"Top stories first published this day (by outlets, top {top})",
+            story_headers,
             story_rows,
             "(no stories)",
+        ),
+        (
+            f"Earlier stories with new articles this day (by outlets, top {top})",
+            story_headers,
+            spreading_rows,
+            "(none)",
         ),
         (
             f"Outlets whose articles this day are mostly copies (share >= {COPY_SHARE:.0%})",
             ("outlet", "articles", "rewritten", "exact", "credited", "copy share"),
             copier_rows,
             "(none)",
+        ),
+        (
+            "Stage timings (news.stage_timings: wall seconds of all parts and of the slowest)",
+            ("run", "stage", "parts", "items", "wall s", "slowest s", "CPU s"),
+            timing_rows,
+            "(none recorded)",
         ),
     ]
     parts = [f"newsingest report for {day.isoformat()}"]

@@ -62,6 +62,18 @@ class Settings:
     raw_retention_days: int = 14
     max_failed_feed_share: float = 0.5
     max_duplicate_share: float = 0.9
+    extract_chunk_pages: int = 200
+    extract_processes: int = 0
+    extract_shards: int = 2
+    health_weeks: int = 8
+    health_min_history: int = 3
+    health_mad_factor: float = 3.0
+    health_min_drop_share: float = 0.5
+    health_min_expected: float = 2.0
+    health_silent_days: int = 3
+    health_skipped_jump: float = 0.3
+    health_min_pages: int = 5
+    max_alerted_feed_share: float = 0.5
 
     def __post_init__(self) -> None:
         if self.connect_timeout <= 0 or self.read_timeout <= 0:
@@ -77,6 +89,14 @@ class Settings:
             raise SettingsError("max_failed_feed_share must lie between 0 and 1")
         if not 0.0 < self.dedup_near_threshold <= 1.0:
             raise SettingsError("dedup_near_threshold must lie in (0, 1]")
+        self._check_deduplication()
+        if self.retries < 0 or self.max_redirects < 0:
+            raise SettingsError("retries and max_redirects must not be negative")
+        if self.max_teaser_chars < self.min_body_chars:
+            raise SettingsError("max_teaser_chars must be >= min_body_chars")
+        self._check_scale_and_health()
+
+    def _check_deduplication(self) -> None:
         if self.dedup_df_cap < 1 or self.dedup_boilerplate_docs < 2:
             raise SettingsError("dedup_df_cap must be >= 1 and dedup_boilerplate_docs >= 2")
         if self.dedup_boilerplate_contexts < 2 or self.dedup_candidates < 1:
@@ -87,10 +107,17 @@ class Settings:
             raise SettingsError(
                 "dedup_verify_share, dedup_sentence_share and the offsets must lie in (0, 1]"
             )
-        if self.retries < 0 or self.max_redirects < 0:
-            raise SettingsError("retries and max_redirects must not be negative")
-        if self.max_teaser_chars < self.min_body_chars:
-            raise SettingsError("max_teaser_chars must be >= min_body_chars")
+
+    def _check_scale_and_health(self) -> None:
+        if self.extract_chunk_pages < 1 or self.extract_shards < 1:
+            raise SettingsError("extract_chunk_pages and extract_shards must be >= 1")
+        if self.extract_processes < 0:
+            raise SettingsError("extract_processes must be >= 0 (0: every CPU available)")
+        if self.health_weeks < 1 or self.health_silent_days < 1 or self.health_min_history < 1:
+            raise SettingsError("health_weeks, health_silent_days, health_min_history must be >= 1")
+        names = ("health_min_drop_share", "health_skipped_jump", "max_alerted_feed_share")
+        if not all(0.0 <= getattr(self, name) <= 1.0 for name in names):
+            raise SettingsError(f"{', '.join(names)} must lie between 0 and 1")
 
     def replace(self, **changes: Any) -> Settings:
         """Return a copy with some fields changed (validated again)."""

@@ -15,6 +15,14 @@ VARIANT_HOST_PREFIXES = ("www.", "m.", "mobile.", "amp.")
 # Query parameters that select an AMP/mobile rendering rather than content.
 VARIANT_PARAMS = frozenset({"amp", "outputtype", "output", "mobile", "ref", "ns_campaign"})
 AMP_SEGMENT = re.compile(r"(^|/)amp(/|$)")
+# URLs are keys of btree indexes, whose rows PostgreSQL caps at 2,704 bytes; browsers and
+# sitemaps stop near 2,000 characters, so a longer "article URL" is junk or an attack.
+MAX_URL_BYTES = 2048
+
+
+def too_long(url: str) -> bool:
+    """Whether a URL is longer than an article URL may be (MAX_URL_BYTES in UTF-8)."""
+    return len(url) > MAX_URL_BYTES or len(url.encode("utf-8", "surrogatepass")) > MAX_URL_BYTES
 
 
 def canonical_url(url: str) -> str:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import psycopg
@@ -24,8 +26,13 @@ from newsingest.records import (
     FetchAttempt,
     FetchedPage,
     from_json,
+    storable,
     to_json,
 )
+from newsingest.timings import StageTiming
+
+if TYPE_CHECKING:
+    from newsingest.feed_health import Alert
 
 LOGGER = logging.getLogger(__name__)
 
@@ -52,11 +59,111 @@ def connect(dsn: str) -> Iterator[Connection]:
             "news_warehouse, or run `newsingest db start`"
         )
     try:
-        conn = psycopg.connect(dsn, row_factory=dict_row, application_name="newsingest")
+        # prepare_threshold=None: never prepare on the server. A generic plan made while a
+        # table is small (a sequential scan of news.dedup_postings early in a first load)
+        # was reused for every later row and made the load quadratic (see docs/adr/0006).
+        conn = psycopg.connect(
+            dsn, row_factory=dict_row, application_name="newsingest", prepare_threshold=None
+        )
     except psycopg.OperationalError as exc:
         raise WarehouseError(f"cannot connect to the warehouse: {exc}".strip()) from exc
     with conn:
         yield conn
+
+
+class RunInProgressError(WarehouseError):
+    """Another process is running the same day; the message names it."""
+
+
+def _lock_key(kind: str, run_key: str) -> str:
+    return f"newsingest:{kind}:{run_key}"
+
+
+@contextmanager
+def run_lock(dsn: str, run_key: str) -> Iterator[None]:
+    """Hold the advisory lock of a run for the block, or fail at once if another holds it.
+
+    Two `newsingest run` of one day would otherwise race on the same staged
+    rows; the second is told who holds the day instead.
+
+    Raises:
+        RunInProgressError: another session holds the lock (its pid, application and start).
+    """
+    with connect(dsn) as conn:
+        conn.autocommit = True
+        key = _lock_key("run", run_key)
+        got = conn.execute(
+            "SELECT pg_try_advisory_lock(hashtextextended(%s, 0)) AS got", (key,)
+        ).fetchone()
+        if not (got and got["got"]):
+            raise RunInProgressError(_holder_message(conn, key, run_key))
+        _HELD_RUNS.add(run_key)
+        try:
+            yield
+        finally:
+            _HELD_RUNS.discard(run_key)
+            conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (key,))
+
+
+# Runs whose lock this process holds (run_lock): its own stages need not wait for it.
+_HELD_RUNS: set[str] = set()
+
+
+@contextmanager
+def run_shared(dsn: str, run_key: str) -> Iterator[None]:
+    """Hold the run's lock shared for a stage: wait while a whole run of the day (run_lock)
+    is in progress elsewhere, and keep one from starting while the stage works.
+
+    Stages of one DAG run share the lock with each other; `newsingest run` of the same
+    day waits for none of them but refuses to start (RunInProgressError) while one works.
+    """
+    if run_key in _HELD_RUNS:
+        yield
+        return
+    with connect(dsn) as conn:
+        conn.autocommit = True
+        key = _lock_key("run", run_key)
+        conn.execute("SELECT pg_advisory_lock_shared(hashtextextended(%s, 0))", (key,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock_shared(hashtextextended(%s, 0))", (key,))
+
+
+def _holder_message(conn: Connection, key: str, run_key: str) -> str:
+    """One line naming the session that holds a run's lock."""
+    row = conn.execute(
+        """
+        SELECT a.pid, a.application_name, a.client_addr, a.backend_start
+        FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+        WHERE l.locktype = 'advisory' AND l.granted
+          AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended(%s, 0)
+        LIMIT 1
+        """,
+        (key,),
+    ).fetchone()
+    who = (
+        f"backend pid {row['pid']} ({row['application_name'] or 'unnamed'}"
+        f"{', from ' + str(row['client_addr']) if row['client_addr'] else ''}, connected since "
+        f"{row['backend_start']:%Y-%m-%d %H:%M:%S %Z})"
+        if row
+        else "another session"
+    )
+    return (
+        f"run {run_key} is already in progress in {who}: wait for it to finish, "
+        "then run it again if needed (a rerun of a day is safe)"
+    )
+
+
+def lock_stage(conn: Connection, run_key: str, stage: str) -> None:
+    """Wait for the stage of a run to be free, and hold it until the transaction ends.
+
+    The deduplicate and load stages read, decide, then write: two of them on
+    one run at once (a retried task beside a manual run) would decide twice.
+    """
+    conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (_lock_key(stage, run_key),)
+    )
 
 
 def dsn_to_uri(dsn: str) -> str:
@@ -197,12 +304,20 @@ def loaded_fetch_times(conn: Connection, urls: Sequence[str]) -> dict[str, datet
     return {r["canonical_url"]: r["fetched_at"] for r in rows}
 
 
-def staged_by_other_feeds(
-    conn: Connection, run_key: str, urls: Sequence[str], feed_name: str
-) -> set[str]:
-    """URLs another feed already staged in this run (cross-feed duplicate entries)."""
+def claim_pages(conn: Connection, run_key: str, urls: Sequence[str], feed_name: str) -> set[str]:
+    """Claim page URLs of a run for a feed; returns those another feed of the run holds.
+
+    Feeds fetched at once (mapped tasks on several workers) each claim first, in
+    one statement: a URL two feeds link is fetched by one of them. Commit at
+    once (a transaction of its own) so that the other feeds see the claim.
+    """
+    conn.execute(
+        "INSERT INTO news.page_claims (run_key, url, feed_name) "
+        "SELECT %s, unnest(%s::text[]), %s ON CONFLICT (run_key, url) DO NOTHING",
+        (run_key, sorted(set(urls)), feed_name),
+    )
     rows = conn.execute(
-        "SELECT url FROM news.raw_pages WHERE run_key = %s AND url = ANY(%s) AND feed_name <> %s",
+        "SELECT url FROM news.page_claims WHERE run_key = %s AND url = ANY(%s) AND feed_name <> %s",
         (run_key, list(urls), feed_name),
     ).fetchall()
     return {r["url"] for r in rows}
@@ -214,32 +329,99 @@ def feeds_by_name(conn: Connection) -> dict[str, dict[str, Any]]:
 
 
 def stage_pages(conn: Connection, run_key: str, pages: Iterable[FetchedPage]) -> int:
-    """Store downloaded pages (compressed) for the extraction task; returns the count."""
-    rows = [
-        (run_key, p.url, p.feed_name, p.requested_url, p.final_url, p.status, p.content_type,
-         p.charset, p.fetched_at, Jsonb(to_json(p.entry)), gzip.compress(p.body, 6))
-        for p in pages
-    ]  # fmt: skip
+    """Store downloaded pages (compressed) for the extraction task; returns the count.
+
+    A page this run already staged with the same bytes (a rerun of the day)
+    keeps its stored body: only what the fetch itself says is updated.
+    """
+    pages = list(pages)
+    digests = {p.url: hashlib.sha256(p.body).digest() for p in pages}
+    stored = {
+        r["url"]: bytes(r["body_sha256"])
+        for r in conn.execute(
+            "SELECT url, body_sha256 FROM news.raw_pages WHERE run_key = %s AND url = ANY(%s) "
+            "AND body_sha256 IS NOT NULL",
+            (run_key, list(digests)),
+        ).fetchall()
+    }
+    changed = [p for p in pages if stored.get(p.url) != digests[p.url]]
+    same = [p for p in pages if stored.get(p.url) == digests[p.url]]
     conn.cursor().executemany(
         """
         INSERT INTO news.raw_pages (run_key, url, feed_name, requested_url, final_url, status,
-            content_type, charset, fetched_at, entry, body_gz)
-        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+            content_type, charset, fetched_at, entry, body_gz, body_sha256, etag, last_modified,
+            refetch)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
         ON CONFLICT (run_key, url) DO UPDATE SET feed_name = EXCLUDED.feed_name,
             requested_url = EXCLUDED.requested_url, final_url = EXCLUDED.final_url,
             status = EXCLUDED.status, content_type = EXCLUDED.content_type,
             charset = EXCLUDED.charset, fetched_at = EXCLUDED.fetched_at,
-            entry = EXCLUDED.entry, body_gz = EXCLUDED.body_gz
+            entry = EXCLUDED.entry, body_gz = EXCLUDED.body_gz,
+            body_sha256 = EXCLUDED.body_sha256, etag = EXCLUDED.etag,
+            last_modified = EXCLUDED.last_modified, refetch = EXCLUDED.refetch
         """,
-        rows,
+        [
+            (run_key, p.url, p.feed_name, *_page_fields(p), Jsonb(to_json(p.entry)),
+             # Level 1: a third of level 6's CPU for pages read once by the extract task.
+             gzip.compress(p.body, 1), digests[p.url], storable(p.etag),
+             storable(p.last_modified), p.refetch)
+            for p in changed
+        ],
+    )  # fmt: skip
+    conn.cursor().executemany(
+        """
+        UPDATE news.raw_pages SET feed_name = %s, requested_url = %s, final_url = %s,
+            status = %s, content_type = %s, charset = %s, fetched_at = %s, entry = %s,
+            etag = %s, last_modified = %s, refetch = %s
+        WHERE run_key = %s AND url = %s
+        """,
+        [
+            (p.feed_name, *_page_fields(p), Jsonb(to_json(p.entry)), storable(p.etag),
+             storable(p.last_modified), p.refetch, run_key, p.url)
+            for p in same
+        ],
+    )  # fmt: skip
+    return len(pages)
+
+
+def _page_fields(p: FetchedPage) -> tuple[Any, ...]:
+    """requested_url, final_url, status, content_type, charset, fetched_at of a page row."""
+    return (storable(p.requested_url), storable(p.final_url), p.status, storable(p.content_type),
+            p.charset and storable(p.charset), p.fetched_at)  # fmt: skip
+
+
+def staged_pages(
+    conn: Connection,
+    run_key: str,
+    *,
+    shard: int = 0,
+    shards: int = 1,
+    unless_extracted_by: str | None = None,
+) -> Iterator[FetchedPage]:
+    """Pages staged by a run, decompressed, in URL order, read through a server-side cursor.
+
+    Args:
+        conn: a connection whose transaction stays open while the pages are read.
+        run_key: the run.
+        shard: which part of the pages (by a hash of the URL) ...
+        shards: ... of how many parts.
+        unless_extracted_by: an extractor version: leave out the pages whose staged
+            article that version made from the same bytes (a rerun of an unchanged day).
+    """
+    unchanged = (
+        "AND NOT EXISTS (SELECT 1 FROM news.staged_articles s WHERE s.run_key = p.run_key "
+        "AND s.url = p.url AND s.source_sha256 = p.body_sha256 "
+        "AND s.extractor_version = %(version)s)"
+        if unless_extracted_by
+        else ""
     )
-    return len(rows)
-
-
-def staged_pages(conn: Connection, run_key: str) -> Iterator[FetchedPage]:
-    """Pages staged by a run, decompressed, in URL order."""
     with conn.cursor(name="staged_pages") as cursor:
-        cursor.execute("SELECT * FROM news.raw_pages WHERE run_key = %s ORDER BY url", (run_key,))
+        cursor.itersize = 100
+        cursor.execute(
+            "SELECT * FROM news.raw_pages p WHERE run_key = %(run)s "
+            f"AND abs(hashtextextended(url, 0)) %% %(shards)s = %(shard)s {unchanged} ORDER BY url",
+            {"run": run_key, "shard": shard, "shards": shards, "version": unless_extracted_by},
+        )
         for row in cursor:
             yield FetchedPage(
                 feed_name=row["feed_name"],
@@ -252,30 +434,55 @@ def staged_pages(conn: Connection, run_key: str) -> Iterator[FetchedPage]:
                 fetched_at=row["fetched_at"],
                 body=gzip.decompress(row["body_gz"]),
                 entry=from_json(FeedEntry, row["entry"]),
+                etag=row["etag"] or "",
+                last_modified=row["last_modified"] or "",
+                refetch=row["refetch"],
             )
 
 
-def stage_articles(conn: Connection, run_key: str, articles: Iterable[Article]) -> None:
-    """Store extraction results keyed by the page URL they came from."""
+def count_staged_pages(conn: Connection, run_key: str, *, shard: int = 0, shards: int = 1) -> int:
+    """How many pages a run staged (in one shard of them)."""
+    row = conn.execute(
+        "SELECT count(*) AS n FROM news.raw_pages WHERE run_key = %s "
+        "AND abs(hashtextextended(url, 0)) %% %s = %s",
+        (run_key, shards, shard),
+    ).fetchone()
+    return int(row["n"]) if row else 0
+
+
+def stage_articles(conn: Connection, run_key: str, articles: Iterable[tuple[str, Article]]) -> None:
+    """Store extraction results ((page URL, article) pairs) keyed by their staged page.
+
+    Each row notes the digest of the page it was made from and the extractor's
+    version, so that a rerun of an unchanged day does not extract it again.
+    """
     conn.cursor().executemany(
         """
-        INSERT INTO news.staged_articles (run_key, url, feed_name, skipped_reason, record)
-        VALUES (%s, %s, %s, %s, %s)
+        INSERT INTO news.staged_articles (run_key, url, feed_name, skipped_reason, record,
+            source_sha256, extractor_version)
+        VALUES (%(run)s, %(url)s, %(feed)s, %(skipped)s, %(record)s,
+            (SELECT body_sha256 FROM news.raw_pages WHERE run_key = %(run)s AND url = %(url)s),
+            %(version)s)
         ON CONFLICT (run_key, url) DO UPDATE SET feed_name = EXCLUDED.feed_name,
-            skipped_reason = EXCLUDED.skipped_reason, record = EXCLUDED.record, dedup = NULL
+            skipped_reason = EXCLUDED.skipped_reason, record = EXCLUDED.record, dedup = NULL,
+            source_sha256 = EXCLUDED.source_sha256, extractor_version = EXCLUDED.extractor_version
         """,
-        [(run_key, a.url, a.feed_name, a.skipped_reason, Jsonb(to_json(a))) for a in articles],
-    )
+        [
+            {"run": run_key, "url": url, "feed": a.feed_name, "skipped": a.skipped_reason,
+             "record": Jsonb(to_json(a)), "version": a.extractor_version}
+            for url, a in articles
+        ],
+    )  # fmt: skip
 
 
-def staged_articles(conn: Connection, run_key: str) -> list[Article]:
-    """Loadable (not skipped) articles extracted by a run."""
+def staged_articles(conn: Connection, run_key: str) -> list[tuple[str, Article]]:
+    """Loadable (not skipped) articles extracted by a run, as (page URL, article) pairs."""
     rows = conn.execute(
-        "SELECT record FROM news.staged_articles WHERE run_key = %s AND skipped_reason IS NULL "
-        "ORDER BY url",
+        "SELECT url, record FROM news.staged_articles WHERE run_key = %s "
+        "AND skipped_reason IS NULL ORDER BY url",
         (run_key,),
     ).fetchall()
-    return [from_json(Article, r["record"]) for r in rows]
+    return [(r["url"], from_json(Article, r["record"])) for r in rows]
 
 
 # -- deduplication state ---------------------------------------------------
@@ -328,91 +535,277 @@ def _article_values(article: Article) -> list[Any]:
     ]
 
 
-def load_run(conn: Connection, run_key: str) -> list[tuple[Article, DedupResult]]:
-    """Upsert the run's deduplicated articles into news.articles and refresh their clusters.
+@dataclass(slots=True)
+class _Staged:
+    """One staged article as the load sees it, with the loaded row holding its canonical URL."""
 
-    Articles already present keep their cluster assignment (so reruns change
-    nothing); new originals open a cluster; duplicates join their match's.
+    page_url: str
+    article: Article
+    result: DedupResult
+    refetch: bool
+    loaded_id: int | None
+    loaded_url: str | None
+    loaded_run: str | None
+    loaded_cluster: int | None
+
+
+@dataclass(slots=True)
+class LoadOutcome:
+    """What a load did: rows inserted (with their decisions), rows updated, clashes recorded."""
+
+    inserted: list[tuple[Article, DedupResult]] = field(default_factory=list)
+    updated: int = 0
+    clashes: int = 0
+
+
+def load_run(conn: Connection, run_key: str) -> LoadOutcome:
+    """Load the run's deduplicated articles into news.articles and refresh their clusters.
+
+    Set-based: one read of the staged rows joined with the articles holding
+    their canonical URLs, ids allocated in one call, rows copied into a
+    temporary table and inserted and updated by one statement each, so the
+    cost per article does not grow with the warehouse.
+
+    Nothing another run loaded changes unless the page is that story fetched
+    again on purpose (raw_pages.refetch): a page whose canonical URL an
+    earlier run loaded, or that another page of this run took first (in page
+    URL order), is recorded in news.url_clashes instead. A rerun of the run
+    updates its own rows, which keep their cluster, so it changes nothing.
 
     Args:
         conn: an open connection (one transaction).
         run_key: the run whose staged articles to load.
 
     Returns:
-        The articles inserted by this call (not those updated), with their decisions.
+        What was inserted (with the decisions), updated and refused.
     """
+    staged = _staged_for_load(conn, run_key)
+    outcome = LoadOutcome()
+    inserts: list[_Staged] = []
+    updates: list[_Staged] = []
+    clashes: list[tuple[str, str, str, int | None, str, str]] = []
+    claimed: dict[str, str] = {}  # canonical URL -> page URL of this run that took it
+    for item in staged:
+        canonical = item.article.canonical_url
+        if canonical in claimed:
+            clashes.append((item.page_url, item.article.feed_name, canonical, item.loaded_id,
+                            claimed[canonical], "same_run"))  # fmt: skip
+            continue
+        claimed[canonical] = item.page_url
+        if item.loaded_id is None:
+            inserts.append(item)
+        elif _may_update(item, run_key):
+            updates.append(item)
+        else:
+            clashes.append((item.page_url, item.article.feed_name, canonical, item.loaded_id, "",
+                            "loaded_earlier"))  # fmt: skip
+    ids = _allocate(conn, "news.articles", "article_id", len(inserts))
+    by_canonical = {i.article.canonical_url: (i.loaded_id, i.loaded_cluster) for i in updates}
+    by_canonical.update(
+        (i.article.canonical_url, (new_id, None)) for i, new_id in zip(inserts, ids, strict=True)
+    )
+    clusters = _cluster_ids(conn, inserts, by_canonical)
+    references = _article_ids(
+        conn,
+        {ref for i in inserts for ref in (i.result.duplicate_of, i.result.secondary_of) if ref}
+        - by_canonical.keys(),
+    )
+    references.update({url: pair[0] for url, pair in by_canonical.items() if pair[0] is not None})
+    rows = [
+        (new_id, *_article_values(i.article), clusters[i.article.canonical_url],
+         references.get(i.result.duplicate_of or ""), references.get(i.result.secondary_of or ""),
+         i.result.similarity, i.result.relation)
+        for i, new_id in zip(inserts, ids, strict=True)
+    ] + [
+        (i.loaded_id, *_article_values(i.article), i.loaded_cluster, None, None, 1.0, "original")
+        for i in updates
+    ]  # fmt: skip
+    _copy_load_rows(conn, rows)
+    columns = ", ".join(ARTICLE_COLUMNS)
+    conn.execute(
+        f"INSERT INTO news.articles (article_id, {columns}, cluster_id, duplicate_of, "
+        "secondary_of, similarity, dup_relation, first_run_key, last_run_key) "
+        f"OVERRIDING SYSTEM VALUE SELECT article_id, {columns}, cluster_id, duplicate_of, "
+        "secondary_of, similarity, dup_relation, %(run)s, %(run)s FROM load_articles "
+        "WHERE article_id = ANY(%(ids)s)",
+        {"run": run_key, "ids": ids},
+    )
+    if updates:
+        # Decisions stay as first loaded: only the content of a story fetched again changes,
+        # and a row whose content did not change (a rerun of an unchanged day) is left as it is.
+        assignments = ", ".join(f"{c} = t.{c}" for c in ARTICLE_COLUMNS if c != "canonical_url")
+        content = [c for c in ARTICLE_COLUMNS if c not in {"canonical_url", "fetched_at"}]
+        outcome.updated = conn.execute(
+            f"UPDATE news.articles a SET {assignments}, last_run_key = %(run)s, "
+            "updated_at = now() FROM load_articles t "
+            "WHERE a.article_id = t.article_id AND t.article_id <> ALL(%(ids)s) "
+            f"AND ({', '.join(f'a.{c}' for c in content)}, a.last_run_key) IS DISTINCT FROM "
+            f"({', '.join(f't.{c}' for c in content)}, %(run)s)",
+            {"run": run_key, "ids": ids},
+        ).rowcount
+    _record_clashes(conn, run_key, clashes)
+    outcome.clashes = len(clashes)
+    outcome.inserted = [(i.article, i.result) for i in inserts]
+    refresh_clusters(
+        conn, {*clusters.values(), *(i.loaded_cluster for i in updates if i.loaded_cluster)}
+    )
+    return outcome
+
+
+def _staged_for_load(conn: Connection, run_key: str) -> list[_Staged]:
+    """The run's loadable staged articles in page URL order, with what holds their canonical URL."""
     rows = conn.execute(
-        "SELECT record, dedup FROM news.staged_articles WHERE run_key = %s "
-        "AND skipped_reason IS NULL AND dedup IS NOT NULL",
+        """
+        SELECT s.url AS page_url, s.record, s.dedup, coalesce(p.refetch, false) AS refetch,
+               a.article_id, a.url AS loaded_url, a.first_run_key, a.cluster_id
+        FROM news.staged_articles s
+        LEFT JOIN news.raw_pages p ON p.run_key = s.run_key AND p.url = s.url
+        LEFT JOIN news.articles a ON a.canonical_url = s.record ->> 'canonical_url'
+        WHERE s.run_key = %s AND s.skipped_reason IS NULL AND s.dedup IS NOT NULL
+        ORDER BY s.url
+        """,
         (run_key,),
     ).fetchall()
-    staged = [(from_json(Article, r["record"]), from_json(DedupResult, r["dedup"])) for r in rows]
-    # Originals before the duplicates that point at them.
-    staged.sort(key=lambda pair: pair[1].relation != "original")
-    columns = ", ".join(ARTICLE_COLUMNS)
-    placeholders = ", ".join(["%s"] * len(ARTICLE_COLUMNS))
-    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in ARTICLE_COLUMNS if c != "canonical_url")
-    clusters: dict[str, int] = {}
-    touched: set[int] = set()
-    inserted: list[tuple[Article, DedupResult]] = []
-    for article, result in staged:
-        existing = conn.execute(
-            "SELECT article_id, cluster_id FROM news.articles WHERE canonical_url = %s",
-            (article.canonical_url,),
-        ).fetchone()
-        if existing:
-            conn.execute(
-                f"INSERT INTO news.articles ({columns}, cluster_id, first_run_key, last_run_key) "
-                f"VALUES ({placeholders}, %s, %s, %s) ON CONFLICT (canonical_url) DO UPDATE SET "
-                f"{updates}, last_run_key = EXCLUDED.last_run_key, updated_at = now()",
-                [*_article_values(article), existing["cluster_id"], run_key, run_key],
-            )
-            touched.add(existing["cluster_id"])
-            clusters[article.canonical_url] = existing["cluster_id"]
-            continue
-        cluster_id = _resolve_cluster(conn, result, clusters)
+    return [
+        _Staged(
+            page_url=r["page_url"],
+            article=from_json(Article, r["record"]),
+            result=from_json(DedupResult, r["dedup"]),
+            refetch=r["refetch"],
+            loaded_id=r["article_id"],
+            loaded_url=r["loaded_url"],
+            loaded_run=r["first_run_key"],
+            loaded_cluster=r["cluster_id"],
+        )
+        for r in rows
+    ]
+
+
+def _may_update(item: _Staged, run_key: str) -> bool:
+    """Whether a staged page may replace the loaded article holding its canonical URL.
+
+    Only the same story may: this run's own page again (a rerun), or a page
+    its feed says was updated and that was fetched again for that reason.
+    """
+    same_story = item.loaded_url == item.article.url or item.page_url == item.article.canonical_url
+    return same_story and (item.loaded_run == run_key or item.refetch)
+
+
+def _allocate(conn: Connection, table: str, column: str, count: int) -> list[int]:
+    """count new values of an identity column, in one round trip."""
+    if not count:
+        return []
+    rows = conn.execute(
+        "SELECT nextval(pg_get_serial_sequence(%s, %s)) AS id FROM generate_series(1, %s)",
+        (table, column, count),
+    ).fetchall()
+    return [int(r["id"]) for r in rows]
+
+
+def _cluster_ids(
+    conn: Connection, inserts: Sequence[_Staged], batch: dict[str, tuple[int | None, int | None]]
+) -> dict[str, int]:
+    """The cluster of each new article, opening clusters for new stories in one statement.
+
+    A decision names a stored cluster ("cluster:<id>"), or the canonical URL
+    of its founder: an article of this load (followed to its own cluster), a
+    loaded article, or the article itself (a new story).
+    """
+    keys = {i.article.canonical_url: i.result.cluster_key for i in inserts}
+    founders = {url: _founder_key(url, keys) for url in keys}
+    loaded = _article_clusters(
+        conn,
+        {k for k in founders.values() if not k.startswith("cluster:") and k not in keys}
+        - batch.keys(),
+    )
+    loaded.update({url: c for url, (_, c) in batch.items() if c is not None})
+    new_stories = sorted(
+        {k for k in founders.values() if not k.startswith("cluster:") and k not in loaded}
+    )
+    opened = dict(
+        zip(
+            new_stories,
+            _allocate(conn, "news.story_clusters", "cluster_id", len(new_stories)),
+            strict=True,
+        )
+    )
+    if opened:
         conn.execute(
-            f"INSERT INTO news.articles ({columns}, cluster_id, duplicate_of, secondary_of, "
-            f"similarity, dup_relation, first_run_key, last_run_key) "
-            f"VALUES ({placeholders}, %s, %s, %s, %s, %s, %s, %s)",
-            [*_article_values(article), cluster_id, _article_id(conn, result.duplicate_of),
-             _article_id(conn, result.secondary_of), result.similarity, result.relation,
-             run_key, run_key],
+            "INSERT INTO news.story_clusters (cluster_id) OVERRIDING SYSTEM VALUE "
+            "SELECT unnest(%s::bigint[])",
+            (list(opened.values()),),
+        )
+    return {
+        url: int(key.removeprefix("cluster:"))
+        if key.startswith("cluster:")
+        else loaded.get(key) or opened[key]
+        for url, key in founders.items()
+    }
+
+
+def _founder_key(url: str, keys: dict[str, str]) -> str:
+    """Follow a copy of a copy within one load to its founder's cluster key."""
+    key, seen = keys[url], {url}
+    while key in keys and key not in seen:
+        seen.add(key)
+        key = keys[key]
+    return key
+
+
+def _article_clusters(conn: Connection, canonical_urls: set[str]) -> dict[str, int]:
+    """Cluster of each loaded article among these canonical URLs."""
+    if not canonical_urls:
+        return {}
+    rows = conn.execute(
+        "SELECT canonical_url, cluster_id FROM news.articles WHERE canonical_url = ANY(%s)",
+        (sorted(canonical_urls),),
+    ).fetchall()
+    return {r["canonical_url"]: int(r["cluster_id"]) for r in rows}
+
+
+def _article_ids(conn: Connection, canonical_urls: set[str]) -> dict[str, int]:
+    """Id of each loaded article among these canonical URLs."""
+    if not canonical_urls:
+        return {}
+    rows = conn.execute(
+        "SELECT canonical_url, article_id FROM news.articles WHERE canonical_url = ANY(%s)",
+        (sorted(canonical_urls),),
+    ).fetchall()
+    return {r["canonical_url"]: int(r["article_id"]) for r in rows}
+
+
+def _copy_load_rows(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """COPY the rows to load into a temporary table shaped like news.articles' columns."""
+    columns = ", ".join(ARTICLE_COLUMNS)
+    load_columns = (
+        f"article_id, {columns}, cluster_id, duplicate_of, secondary_of, similarity, dup_relation"
+    )
+    conn.execute("DROP TABLE IF EXISTS load_articles")
+    conn.execute(
+        f"CREATE TEMP TABLE load_articles ON COMMIT DROP AS SELECT {load_columns} "
+        "FROM news.articles WITH NO DATA"
+    )
+    with conn.cursor().copy(f"COPY load_articles ({load_columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _record_clashes(
+    conn: Connection, run_key: str, clashes: Sequence[tuple[str, str, str, int | None, str, str]]
+) -> None:
+    """Replace the run's recorded URL clashes with these."""
+    conn.execute("DELETE FROM news.url_clashes WHERE run_key = %s", (run_key,))
+    if clashes:
+        conn.cursor().executemany(
+            "INSERT INTO news.url_clashes (run_key, page_url, feed_name, canonical_url, "
+            "article_id, other_page_url, reason) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            [(run_key, *clash) for clash in clashes],
+        )
+    for page_url, _, canonical, _, other, reason in clashes:
+        LOGGER.warning(
+            "not loaded: page %s has canonical URL %s, %s", page_url, canonical,
+            f"taken by {other} in this run" if reason == "same_run" else "loaded by an earlier run",
         )  # fmt: skip
-        clusters[article.canonical_url] = cluster_id
-        touched.add(cluster_id)
-        inserted.append((article, result))
-    refresh_clusters(conn, touched)
-    return inserted
-
-
-def _article_id(conn: Connection, canonical_url: str | None) -> int | None:
-    """The id of a loaded article, None when absent or not given."""
-    if not canonical_url:
-        return None
-    row = conn.execute(
-        "SELECT article_id FROM news.articles WHERE canonical_url = %s", (canonical_url,)
-    ).fetchone()
-    return int(row["article_id"]) if row else None
-
-
-def _resolve_cluster(conn: Connection, result: DedupResult, clusters: dict[str, int]) -> int:
-    """The cluster id for a dedup decision, opening a cluster for a new original."""
-    key = result.cluster_key
-    if key.startswith("cluster:"):
-        return int(key.removeprefix("cluster:"))
-    if key in clusters:
-        return clusters[key]
-    row = conn.execute(
-        "SELECT cluster_id FROM news.articles WHERE canonical_url = %s", (key,)
-    ).fetchone()
-    if row:
-        return int(row["cluster_id"])
-    created = conn.execute(
-        "INSERT INTO news.story_clusters DEFAULT VALUES RETURNING cluster_id"
-    ).fetchone()
-    assert created is not None
-    return int(created["cluster_id"])
 
 
 def refresh_clusters(conn: Connection, cluster_ids: Iterable[int]) -> None:
@@ -441,6 +834,9 @@ def refresh_clusters(conn: Connection, cluster_ids: Iterable[int]) -> None:
             agencies = coalesce(s.agencies, '{}'), updated_at = now()
         FROM ranked r JOIN stats s USING (cluster_id)
         WHERE c.cluster_id = r.cluster_id AND r.rank = 1
+          AND (c.canonical_article_id, c.member_count, c.first_published_at, c.outlets,
+               c.agencies) IS DISTINCT FROM (r.article_id, s.members, s.first_published,
+               coalesce(s.outlets, '{}'), coalesce(s.agencies, '{}'))
         """,
         {"ids": ids},
     )
@@ -492,11 +888,46 @@ def record_stage_counts(conn: Connection, run_key: str) -> None:
                             AND a.feed_name = r.feed_name AND a.dup_relation = 'original'),
             duplicates = (SELECT count(*) FROM news.articles a WHERE a.first_run_key = r.run_key
                           AND a.feed_name = r.feed_name AND a.dup_relation <> 'original'),
+            clashes = (SELECT count(*) FROM news.url_clashes c WHERE c.run_key = r.run_key
+                       AND c.feed_name = r.feed_name),
             updated_at = now()
         WHERE r.run_key = %s
         """,
         (run_key,),
     )
+
+
+def record_timing(conn: Connection, run_key: str, timing: StageTiming) -> None:
+    """Record (or replace, for a rerun) how long one stage or part of a run took."""
+    conn.execute(
+        """
+        INSERT INTO news.stage_timings (run_key, stage, part, started_at, finished_at, wall_s,
+            cpu_s, items, worker)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+        ON CONFLICT (run_key, stage, part) DO UPDATE SET started_at = EXCLUDED.started_at,
+            finished_at = EXCLUDED.finished_at, wall_s = EXCLUDED.wall_s, cpu_s = EXCLUDED.cpu_s,
+            items = EXCLUDED.items, worker = EXCLUDED.worker
+        """,
+        (run_key, timing.stage, timing.part, timing.started_at, timing.finished_at,
+         timing.wall_s, timing.cpu_s, timing.items, timing.worker),
+    )  # fmt: skip
+
+
+def report_stage_timings(conn: Connection, day: date) -> list[dict[str, Any]]:
+    """Per run of a logical date and stage: parts, items, wall (all parts, slowest), CPU."""
+    return [
+        dict(r)
+        for r in conn.execute(
+            """
+            SELECT t.run_key, t.stage, count(*) AS parts, sum(t.items) AS items,
+                   sum(t.wall_s) AS wall_s, max(t.wall_s) AS slowest_s, sum(t.cpu_s) AS cpu_s
+            FROM news.stage_timings t
+            WHERE t.run_key IN (SELECT run_key FROM news.ingest_runs WHERE logical_date = %s)
+            GROUP BY t.run_key, t.stage ORDER BY t.run_key, min(t.started_at)
+            """,
+            (day,),
+        ).fetchall()
+    ]
 
 
 def run_checks(conn: Connection, run_key: str, future_skew_hours: int) -> dict[str, int]:
@@ -581,22 +1012,36 @@ def report_feeds(conn: Connection, day: date) -> list[dict[str, Any]]:
     ]
 
 
-def report_top_stories(conn: Connection, day: date, limit: int) -> list[dict[str, Any]]:
-    """Story clusters with an article published that UTC day, widest spread first."""
+def report_top_stories(
+    conn: Connection, day: date, limit: int, *, earlier: bool = False
+) -> list[dict[str, Any]]:
+    """Story clusters with an article published that UTC day, widest spread first.
+
+    Args:
+        conn: warehouse connection.
+        day: the UTC day.
+        limit: how many clusters.
+        earlier: False for the stories first published that day, True for those first
+            published before it that gained articles that day.
+
+    Returns:
+        Rows of news.story_spread with day_articles, the cluster's articles of that day.
+    """
     return [
         dict(r)
         for r in conn.execute(
             """
             SELECT s.cluster_id, s.outlet_count, s.member_count, s.first_outlet,
-                   s.first_published_at, s.agencies, s.title
+                   s.first_published_at, s.agencies, s.title, d.day_articles
             FROM news.story_spread s
-            WHERE EXISTS (
-                SELECT 1 FROM news.articles a WHERE a.cluster_id = s.cluster_id
-                AND (coalesce(a.published_at, a.fetched_at) AT TIME ZONE 'UTC')::date = %s)
+            JOIN (SELECT a.cluster_id, count(*) AS day_articles FROM news.articles a
+                  WHERE (coalesce(a.published_at, a.fetched_at) AT TIME ZONE 'UTC')::date = %s
+                  GROUP BY a.cluster_id) d ON d.cluster_id = s.cluster_id
+            WHERE coalesce(s.first_day < %s, false) = %s
             ORDER BY s.outlet_count DESC, s.member_count DESC, s.first_published_at, s.cluster_id
             LIMIT %s
             """,
-            (day, limit),
+            (day, day, earlier, limit),
         ).fetchall()
     ]
 
@@ -616,6 +1061,39 @@ def report_copy_outlets(conn: Connection, day: date, min_share: float) -> list[d
     ]
 
 
+def feed_health(conn: Connection, day: date, weeks: int) -> list[dict[str, Any]]:
+    """Each feed with a dated run on day, against its own last weeks (news.feed_health_at)."""
+    return [
+        dict(r)
+        for r in conn.execute("SELECT * FROM news.feed_health_at(%s, %s)", (day, weeks)).fetchall()
+    ]
+
+
+def record_alerts(conn: Connection, run_key: str, day: date, alerts: Sequence[Alert]) -> None:
+    """Replace the run's rows in news.alerts with alerts (feed_name, kind, message, figures)."""
+    conn.execute("DELETE FROM news.alerts WHERE run_key = %s", (run_key,))
+    for alert in alerts:
+        conn.execute(
+            """
+            INSERT INTO news.alerts (run_key, feed_name, kind, day, message, figures)
+            VALUES (%s, %s, %s, %s, %s, %s)
+            """,
+            (run_key, alert.feed_name, alert.kind, day, alert.message, Jsonb(alert.figures)),
+        )
+
+
+def report_alerts(conn: Connection, day: date) -> list[dict[str, Any]]:
+    """The alerts of the runs of a logical date, by feed."""
+    return [
+        dict(r)
+        for r in conn.execute(
+            "SELECT feed_name, kind, message FROM news.alerts WHERE day = %s "
+            "ORDER BY feed_name, kind",
+            (day,),
+        ).fetchall()
+    ]
+
+
 def prune_staging(conn: Connection, before: datetime) -> dict[str, int]:
     """Delete staged pages and extraction records older than a cut-off.
 
@@ -629,7 +1107,8 @@ def prune_staging(conn: Connection, before: datetime) -> dict[str, int]:
             SELECT 1 FROM news.raw_pages p WHERE p.run_key = s.run_key AND p.url = s.url)
         """
     ).rowcount
-    return {"raw_pages": pages, "staged_articles": staged}
+    claims = conn.execute("DELETE FROM news.page_claims WHERE claimed_at < %s", (before,)).rowcount
+    return {"raw_pages": pages, "staged_articles": staged, "page_claims": claims}
 
 
 def refresh_all_clusters(conn: Connection) -> int:

@@ -26,8 +26,9 @@ def test_news_ingest_shape() -> None:
     assert dag.doc_md
     assert "newsingest" in dag.tags
     assert {t.task_id for t in dag.tasks} == {
-        "run_key", "prepare", "fetch", "extract", "deduplicate", "load", "check",
-        "check_article_columns", "check_article_rules", "check_feed_health", "summarise",
+        "run_key", "prepare", "fetch", "extract_shards", "extract", "deduplicate", "load", "check",
+        "check_article_columns", "check_article_rules", "check_feed_health", "check_feed_volume",
+        "summarise",
     }  # fmt: skip
     assert dag.get_task("fetch").pool == "news_http"
     assert all(task.doc_md for task in dag.tasks)

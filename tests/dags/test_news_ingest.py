@@ -8,32 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-import pytest
 
-from newsingest.demo.runner import warehouse_env
 from newsingest.urls import canonical_url
 
-DAGS = Path(__file__).parents[2] / "dags"
 EXPECTED = json.loads(
     (Path(__file__).parents[2] / "plugins/newsingest/demo/expected.json").read_text()
 )
 LOGICAL = datetime(2022, 1, 22, tzinfo=UTC)
 COUNTED = ("articles", "story_clusters", "ingest_runs", "feeds", "feed_state", "raw_pages")
-
-
-@pytest.fixture
-def news_ingest(warehouse_dsn: str, demo_registry: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """The news_ingest DAG with the task environment pointing at the demo and a fresh DB."""
-    for key, value in warehouse_env(warehouse_dsn).items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("NEWSINGEST_REGISTRY", str(demo_registry))
-    monkeypatch.setenv("NEWSINGEST_ALLOW_HOSTS", "127.0.0.1")
-    monkeypatch.setenv("NEWSINGEST_HOST_DELAY", "0")
-    from airflow.dag_processing.dagbag import DagBag
-
-    dag = DagBag(dag_folder=str(DAGS)).get_dag("news_ingest")
-    assert dag is not None
-    return dag
 
 
 def counts(dsn: str) -> dict[str, int]:
@@ -55,6 +37,11 @@ def test_demo_run_loads_expected_articles(
 ) -> None:
     run = news_ingest.test(logical_date=LOGICAL)
     assert_succeeded(run)
+    # Each mapped fetch is named by its feed in the grid.
+    fetches = [ti for ti in run.get_task_instances() if ti.task_id == "fetch"]
+    assert sorted(ti.rendered_map_index for ti in fetches) == sorted(
+        feed["name"] for feed in EXPECTED["feeds"]
+    )
     expected = {
         canonical_url(demo_site.base_url + p["path"]) for p in EXPECTED["pages"] if p["is_article"]
     }

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
+import shutil
 import signal
 import socket
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -197,3 +200,42 @@ def test_root_hands_the_cluster_to_an_unprivileged_user(backend: str, state_dir:
     recorded = json.loads((state_dir / "localdb.json").read_text(encoding="utf-8"))
     assert recorded["data_dir"] == str(server.data_dir)
     assert recorded["port"] == server.port
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root has to hand the cluster to another user")
+def test_root_runs_binaries_the_run_user_cannot_reach(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A venv under root's home (mode 700): the bundled binaries run from a reachable copy."""
+    if "pgserver" not in localdb.available_backends():
+        pytest.skip(SKIP_REASONS["pgserver"])
+    installed = localdb._pgserver_bin_dir()
+    assert installed is not None
+    hidden = tmp_path / "home"
+    hidden.mkdir(mode=0o700)
+    # The wheel as it would sit in a virtualenv under that home: the installation in its
+    # package, the shared libraries auditwheel vendors beside the package.
+    install, package = installed.parent, installed.parent.parent
+    site = hidden / "site-packages"
+    shutil.copytree(
+        install, site / package.name / install.name, symlinks=True, copy_function=os.link
+    )
+    libs = package.with_name(f"{package.name}.libs")
+    if libs.is_dir():
+        shutil.copytree(libs, site / libs.name, symlinks=True, copy_function=os.link)
+    hidden_bin = site / package.name / install.name / installed.name
+    monkeypatch.setattr(localdb, "_pgserver_bin_dir", lambda: hidden_bin)
+    state = tmp_path / "state"
+    # What start() puts in the temp dir is named after the state dir's digest.
+    digest = hashlib.sha256(str(state.resolve()).encode()).hexdigest()[:12]
+    temp = Path(tempfile.gettempdir())
+    try:
+        server = localdb.start(state, backend="pgserver")
+        assert _select_one(server.dsn) == 1
+        recorded = json.loads((state / "localdb.json").read_text(encoding="utf-8"))
+        assert not Path(recorded["bin_dir"]).is_relative_to(hidden)
+        assert localdb.stop(state) is True
+        assert localdb.start(state) == server, "a restart runs the same copy"
+    finally:
+        localdb.destroy(state)
+    assert sorted(temp.glob(f"newsingest-pg*{digest}*")) == []

@@ -21,16 +21,31 @@ def loaded(warehouse_dsn: str, settings: Settings, demo_registry: Path) -> str:
 
 def test_report_of_the_day(loaded: str) -> None:
     text = report.daily_report(loaded, date(2022, 1, 21), top=3)
-    feeds, stories, copiers = text.split("\n\n")[1:4]
+    attention, feeds, stories, _earlier, copiers = text.split("\n\n")[1:6]
+    assert attention.startswith("Feeds needing attention")
     assert "(no run recorded" in feeds  # the run's logical date is the 22nd
     lines = stories.splitlines()
-    assert lines[0].startswith("Top stories published this day")
+    assert lines[0].startswith("Top stories first published this day")
     top = lines[2].split()
     # The Blinken-Lavrov wire story: 5 outlets, first published by the wire service.
     assert top[1:3] == ["5", "5"]
     assert "Global Wire Service" in lines[2]
     assert len(lines) == 2 + 3
     assert copiers.startswith("Outlets whose articles this day are mostly copies")
+
+
+def test_stories_first_published_earlier_are_listed_apart(loaded: str) -> None:
+    """On the 22nd the Blinken story (first published on the 21st) is no story of the day."""
+    sections = report.daily_report(loaded, date(2022, 1, 22)).split("\n\n")
+    first = next(part for part in sections if part.startswith("Top stories first published"))
+    earlier = next(part for part in sections if part.startswith("Earlier stories"))
+    at = first.splitlines()[1].index(" at ") + 1
+    days = {line[at : at + 10] for line in first.splitlines()[2:]}
+    assert days == {"2022-01-22"}
+    (blinken,) = earlier.splitlines()[2:]
+    assert "2022-01-21" in blinken and "Blinken" in blinken
+    # 5 articles in all, one of them (The Newsfarm's copy) published on the 22nd.
+    assert blinken.split()[1:4] == ["5", "5", "1"]
 
 
 def test_report_lists_feeds_of_the_run_day(loaded: str) -> None:
@@ -49,7 +64,7 @@ def test_maintenance(loaded: str, settings: Settings) -> None:
         pages = conn.execute("SELECT count(*) FROM news.raw_pages").fetchone()
         articles = conn.execute("SELECT count(*) FROM news.articles").fetchone()
     kept = maintenance.prune_staging(loaded, settings, datetime.now(UTC))
-    assert kept == {"raw_pages": 0, "staged_articles": 0}
+    assert kept == {"raw_pages": 0, "staged_articles": 0, "page_claims": 0}
     later = datetime.now(UTC).replace(year=datetime.now(UTC).year + 1)
     deleted = maintenance.prune_staging(loaded, settings, later)
     assert deleted["raw_pages"] == pages[0]  # type: ignore[index]
@@ -58,3 +73,12 @@ def test_maintenance(loaded: str, settings: Settings) -> None:
     with psycopg.connect(loaded) as conn:
         assert conn.execute("SELECT count(*) FROM news.raw_pages").fetchone() == (0,)
         assert conn.execute("SELECT count(*) FROM news.articles").fetchone() == articles
+
+
+def test_report_shows_each_stage_timing_of_the_day(loaded: str) -> None:
+    timings = report.daily_report(loaded, date(2022, 1, 22)).split("\n\n")[-1].splitlines()
+    assert timings[0].startswith("Stage timings")
+    stages = [line.split()[1] for line in timings[2:]]
+    assert stages == ["fetch", "extract", "deduplicate", "load", "check"]
+    fetch = timings[2].split()
+    assert fetch[2] == "7"  # one part per feed of the demo registry

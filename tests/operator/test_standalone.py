@@ -13,6 +13,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from newsingest.settings import load_settings
 from newsingest.urls import canonical_url
 
 from .standalone import DAG_PARSE_TIMEOUT_S, RUN_TIMEOUT_S, Standalone
@@ -25,8 +26,8 @@ EXPECTED = json.loads(
     (Path(__file__).parents[2] / "plugins/newsingest/demo/expected.json").read_text()
 )
 UNMAPPED_TASKS = (
-    "run_key", "prepare", "extract", "deduplicate", "load", "check", "check_article_columns",
-    "check_article_rules", "check_feed_health", "summarise",
+    "run_key", "prepare", "extract_shards", "deduplicate", "load", "check", "check_article_columns",
+    "check_article_rules", "check_feed_health", "check_feed_volume", "summarise",
 )  # fmt: skip
 FINISHED = frozenset({"success", "failed"})
 
@@ -73,9 +74,11 @@ def test_trigger_news_ingest_through_rest_api(
     states = {
         (ti["task_id"], ti["map_index"]): ti["state"] for ti in listed.json()["task_instances"]
     }
-    expected_keys = {(task, -1) for task in UNMAPPED_TASKS} | {
-        ("fetch", index) for index in range(len(EXPECTED["feeds"]))
-    }
+    expected_keys = (
+        {(task, -1) for task in UNMAPPED_TASKS}
+        | {("fetch", index) for index in range(len(EXPECTED["feeds"]))}
+        | {("extract", index) for index in range(load_settings().extract_shards)}
+    )
     assert set(states) == expected_keys, states
     assert {key: state for key, state in states.items() if state != "success"} == {}, (
         standalone.diagnostics()

@@ -1,0 +1,201 @@
+"""What is loaded stays loaded: clashing URLs, hostile feed text and absurd values never
+change an article another run loaded, and never stop the run."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from newsingest import pipeline, warehouse
+from newsingest.settings import Settings
+from tests.sites import StaticSite, article_page, rss, serve
+
+DAY1 = pipeline.RunInfo.make(date(2022, 1, 22), "test")
+DAY2 = pipeline.RunInfo.make(date(2022, 1, 23), "test")
+PUB1 = "Fri, 21 Jan 2022 10:00:00 GMT"
+PUB2 = "Sat, 22 Jan 2022 10:00:00 GMT"
+ARTICLE_ROW = (
+    "SELECT article_id, url, feed_name, title, body, outlet, cluster_id, first_run_key, "
+    "last_run_key, updated_at FROM news.articles WHERE canonical_url = %s"
+)
+
+
+@pytest.fixture
+def site() -> Iterator[StaticSite]:
+    with serve() as running:
+        yield running
+
+
+def registry(tmp_path: Path, *feeds: tuple[str, str]) -> Path:
+    path = tmp_path / "registry.yaml"
+    lines = ["feeds:"]
+    for name, url in feeds:
+        lines += [f"  - name: {name}", f'    url: "{url}"']
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def rows(dsn: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def test_a_new_page_naming_a_loaded_article_as_canonical_changes_nothing(
+    warehouse_dsn: str, settings: Settings, site: StaticSite, tmp_path: Path
+) -> None:
+    story = site.put("/news/ferry", "text/html", article_page("lakeshorecourier_2024_03_14"))
+    feed = site.put("/feed.xml", "application/rss+xml", rss([("Ferry", story, PUB1)]))
+    reg = registry(tmp_path, ("courier", feed))
+    pipeline.run_all(warehouse_dsn, settings, DAY1, reg)
+    before = rows(warehouse_dsn, ARTICLE_ROW, story)
+    assert len(before) == 1
+    # The next day another page of the site declares that article as its canonical URL.
+    other = site.put(
+        "/news/other",
+        "text/html",
+        article_page("northgatepost_2024_07_01", canonical=story),
+    )
+    site.put(
+        "/feed.xml", "application/rss+xml", rss([("Ferry", story, PUB1), ("Other", other, PUB2)])
+    )
+    pipeline.run_all(warehouse_dsn, settings, DAY2, reg)
+    assert rows(warehouse_dsn, ARTICLE_ROW, story) == before
+    assert rows(
+        warehouse_dsn,
+        "SELECT run_key, page_url, canonical_url, article_id, reason FROM news.url_clashes",
+    ) == [(DAY2.run_key, other, story, before[0][0], "loaded_earlier")]
+    assert rows(
+        warehouse_dsn, "SELECT clashes FROM news.ingest_runs WHERE run_key = %s", DAY2.run_key
+    ) == [(1,)]
+
+
+def test_pages_of_one_run_sharing_a_canonical_url_load_the_first(
+    warehouse_dsn: str, settings: Settings, site: StaticSite, tmp_path: Path
+) -> None:
+    canonical = f"{site.base_url}/news/the-story"
+    first = site.put(
+        "/news/a", "text/html", article_page("lakeshorecourier_2024_03_14", canonical=canonical)
+    )
+    second = site.put(
+        "/news/b", "text/html", article_page("northgatepost_2024_07_01", canonical=canonical)
+    )
+    feed = site.put(
+        "/feed.xml", "application/rss+xml", rss([("B", second, PUB1), ("A", first, PUB1)])
+    )
+    reg = registry(tmp_path, ("courier", feed))
+    pipeline.run_all(warehouse_dsn, settings, DAY1, reg)
+    loaded = rows(warehouse_dsn, "SELECT url, title FROM news.articles")
+    assert loaded == [(first, "Ferry service across the bay resumes after late ice breaks up")]
+    clash = "SELECT page_url, other_page_url, reason FROM news.url_clashes"
+    assert rows(warehouse_dsn, clash) == [(second, first, "same_run")]
+    # A rerun of the day decides the same way and changes no row.
+    snapshot = rows(warehouse_dsn, ARTICLE_ROW.replace("updated_at", "1"), canonical)
+    pipeline.run_all(warehouse_dsn, settings, DAY1, reg)
+    assert rows(warehouse_dsn, ARTICLE_ROW.replace("updated_at", "1"), canonical) == snapshot
+    assert rows(warehouse_dsn, clash) == [(second, first, "same_run")]
+
+
+def test_an_overlong_article_url_is_a_recorded_bad_url(
+    warehouse_dsn: str, settings: Settings, site: StaticSite, tmp_path: Path
+) -> None:
+    good = site.put("/news/ferry", "text/html", article_page("lakeshorecourier_2024_03_14"))
+    long_url = site.put(
+        "/news/" + "x" * 3600, "text/html", article_page("northgatepost_2024_07_01")
+    )
+    feed = site.put(
+        "/feed.xml", "application/rss+xml", rss([("Long", long_url, PUB1), ("Ferry", good, PUB1)])
+    )
+    pipeline.run_all(warehouse_dsn, settings, DAY1, registry(tmp_path, ("courier", feed)))
+    assert rows(warehouse_dsn, "SELECT url FROM news.articles") == [(good,)]
+    assert rows(
+        warehouse_dsn, "SELECT failures FROM news.ingest_runs WHERE feed_name = 'courier'"
+    ) == [({"bad_url": 1},)]
+    logged = rows(warehouse_dsn, "SELECT error_class, length(url) FROM news.fetch_log "
+                  "WHERE target = 'page' AND error_class IS NOT NULL")  # fmt: skip
+    assert logged == [("bad_url", 2048)]
+    assert site.hits.get("/news/" + "x" * 3600) is None  # never fetched
+
+
+def test_a_declared_overlong_canonical_falls_back_to_the_page_url(
+    warehouse_dsn: str, settings: Settings, site: StaticSite, tmp_path: Path
+) -> None:
+    declared = f"{site.base_url}/news/{'y' * 3000}"
+    page = site.put(
+        "/news/ferry", "text/html", article_page("lakeshorecourier_2024_03_14", canonical=declared)
+    )
+    feed = site.put("/feed.xml", "application/rss+xml", rss([("Ferry", page, PUB1)]))
+    pipeline.run_all(warehouse_dsn, settings, DAY1, registry(tmp_path, ("courier", feed)))
+    assert rows(warehouse_dsn, "SELECT canonical_url FROM news.articles") == [(page,)]
+
+
+def json_feed(items: list[dict[str, Any]]) -> str:
+    # ensure_ascii writes a lone surrogate as the escape "\ud800", as a hostile feed would.
+    return json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "j", "items": items})
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    ["lone \ud800 surrogate", "trailing \udfff", "nul \x00 byte", "\u202eright-to-left override"],
+)
+def test_unstorable_text_in_a_json_feed_does_not_stop_the_run(
+    warehouse_dsn: str, settings: Settings, site: StaticSite, tmp_path: Path, hostile: str
+) -> None:
+    story = site.put("/news/ferry", "text/html", article_page("lakeshorecourier_2024_03_14"))
+    other = site.put("/news/post", "text/html", article_page("northgatepost_2024_07_01"))
+    hostile_feed = site.put(
+        "/feed.json",
+        "application/feed+json",
+        json_feed([{"id": "1", "url": story, "title": hostile, "summary": hostile,
+                    "authors": [{"name": hostile}], "tags": [hostile],
+                    "date_published": "2022-01-21T10:00:00Z"}]),
+    )  # fmt: skip
+    calm_feed = site.put("/feed.xml", "application/rss+xml", rss([("Post", other, PUB1)]))
+    reg = registry(tmp_path, ("hostile", hostile_feed), ("calm", calm_feed))
+    pipeline.run_all(warehouse_dsn, settings, DAY1, reg)
+    loaded = rows(warehouse_dsn, "SELECT feed_name FROM news.articles ORDER BY feed_name")
+    assert loaded == [("calm",), ("hostile",)]
+    entry = rows(
+        warehouse_dsn, "SELECT entry ->> 'title' FROM news.raw_pages WHERE feed_name = 'hostile'"
+    )
+    assert "\x00" not in entry[0][0] and "\ud800" not in entry[0][0]
+
+
+@pytest.mark.parametrize(
+    "absurd",
+    ["9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+14:00", "99999-01-01", "2022-13-45"],
+)
+def test_absurd_dates_are_ignored_not_fatal(
+    warehouse_dsn: str, settings: Settings, site: StaticSite, tmp_path: Path, absurd: str
+) -> None:
+    story = site.put(
+        "/news/ferry", "text/html", article_page("lakeshorecourier_2024_03_14", published=absurd)
+    )
+    other = site.put("/news/post", "text/html", article_page("northgatepost_2024_07_01"))
+    feed = site.put(
+        "/feed.json",
+        "application/feed+json",
+        json_feed([{"id": "1", "url": story, "title": "Ferry", "date_published": absurd,
+                    "date_modified": absurd},
+                   {"id": "2", "url": other, "title": "Post",
+                    "date_published": "2022-01-21T10:00:00Z"}]),
+    )  # fmt: skip
+    pipeline.run_all(warehouse_dsn, settings, DAY1, registry(tmp_path, ("courier", feed)))
+    dates = dict(rows(warehouse_dsn, "SELECT url, published_at FROM news.articles"))
+    assert set(dates) == {story, other}
+    stored = dates[story]
+    assert stored is None or 1800 <= stored.year <= 2200
+
+
+def test_connections_never_prepare_statements_on_the_server(warehouse_dsn: str) -> None:
+    # A generic plan cached while a table is small made the first load quadratic.
+    with warehouse.connect(warehouse_dsn) as conn:
+        for _ in range(12):
+            conn.execute("SELECT count(*) FROM news.articles WHERE canonical_url = %s", ("x",))
+        prepared = conn.execute("SELECT count(*) AS n FROM pg_prepared_statements").fetchone()
+    assert prepared == {"n": 0}

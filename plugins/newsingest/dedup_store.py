@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import struct
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -115,16 +116,31 @@ def site_line_counts(
 
 def add_site_lines(conn: Connection, site: str, line_hashes: Iterable[int]) -> None:
     """Count one more article of site for each of its distinct lines."""
-    hashes = sorted(set(line_hashes))
-    if site and hashes:
-        conn.execute(
-            """
-            INSERT INTO news.dedup_site_lines (site, line_hash, docs)
-            SELECT %s, h, 1 FROM unnest(%s::bigint[]) AS h
-            ON CONFLICT (site, line_hash) DO UPDATE SET docs = news.dedup_site_lines.docs + 1
-            """,
-            (site, hashes),
-        )
+    add_articles_site_lines(conn, [(site, line_hashes)])
+
+
+def add_articles_site_lines(
+    conn: Connection, articles: Iterable[tuple[str, Iterable[int]]]
+) -> None:
+    """Count each article (site, line hashes) once for each of its distinct lines, in one
+    statement for the whole load."""
+    counts: dict[tuple[str, int], int] = {}
+    for site, hashes in articles:
+        if site:
+            for h in set(hashes):
+                counts[site, h] = counts.get((site, h), 0) + 1
+    if not counts:
+        return
+    keys = sorted(counts)
+    conn.execute(
+        """
+        INSERT INTO news.dedup_site_lines (site, line_hash, docs)
+        SELECT * FROM unnest(%s::text[], %s::bigint[], %s::integer[])
+        ON CONFLICT (site, line_hash) DO UPDATE
+            SET docs = news.dedup_site_lines.docs + EXCLUDED.docs
+        """,
+        ([k[0] for k in keys], [k[1] for k in keys], [counts[k] for k in keys]),
+    )
 
 
 def line_founders(conn: Connection, line_hashes: Iterable[int]) -> dict[int, int]:
@@ -265,6 +281,16 @@ def stored_founders(
     }
 
 
+@dataclass(frozen=True, slots=True)
+class NewFounder:
+    """A cluster founder the load indexes: its fingerprint (samples) and sketch."""
+
+    canonical_url: str
+    published_at: datetime | None
+    samples: Sequence[int]
+    sketch: bytes
+
+
 def store_founder(
     conn: Connection,
     canonical_url: str,
@@ -275,38 +301,83 @@ def store_founder(
     df_cap: int,
     sketch: bytes,
 ) -> bool:
-    """Index a cluster founder: its fingerprint, sketch and postings (shingles under df_cap).
+    """Index one cluster founder (see store_founders).
 
     Returns:
         False when the founder was already stored (a rerun), True otherwise.
     """
-    params = {"url": canonical_url, "alg": algorithm, "pub": published_at, "cap": df_cap,
-              "samples": list(samples), "sketch": sketch}  # fmt: skip
-    row = conn.execute(
-        """
-        WITH counted AS (
-            SELECT s.shingle, (SELECT count(*) FROM (
-                SELECT 1 FROM news.dedup_postings p WHERE p.shingle = s.shingle LIMIT %(cap)s
-            ) AS held) AS founders
-            FROM unnest(%(samples)s::bigint[]) AS s(shingle)
-        ), founder AS (
-            INSERT INTO news.dedup_founders
-                (canonical_url, algorithm, published_at, size, samples, sketch)
-            SELECT %(url)s, %(alg)s, %(pub)s, count(*) FILTER (WHERE founders < %(cap)s),
-                   %(samples)s::bigint[], %(sketch)s
-            FROM counted
-            ON CONFLICT (canonical_url) DO NOTHING
-            RETURNING founder_id
-        ), posted AS (
-            INSERT INTO news.dedup_postings (shingle, founder_id)
-            SELECT c.shingle, f.founder_id FROM counted c CROSS JOIN founder f
-            WHERE c.founders < %(cap)s
-        )
-        SELECT founder_id FROM founder
-        """,
-        params,
-    ).fetchone()
-    return row is not None
+    founder = NewFounder(canonical_url, published_at, samples, sketch)
+    return bool(store_founders(conn, [founder], algorithm=algorithm, df_cap=df_cap))
+
+
+def store_founders(
+    conn: Connection, founders: Sequence[NewFounder], *, algorithm: str, df_cap: int
+) -> set[str]:
+    """Index a load's cluster founders, in order, with a fixed number of statements.
+
+    A shingle is posted for a founder while fewer than df_cap founders hold it:
+    the stored ones (counted once for the batch's distinct shingles), then the
+    batch's earlier founders. Founders and postings are then COPYed, so the cost
+    per founder does not depend on the size of the index.
+
+    Returns:
+        The canonical URLs stored (a founder already stored, as in a rerun, is not).
+    """
+    if not founders:
+        return set()
+    with _bulk_cursor(conn) as cursor:
+        stored = {
+            url
+            for (url,) in cursor.execute(
+                "SELECT canonical_url FROM news.dedup_founders WHERE canonical_url = ANY(%s)",
+                ([f.canonical_url for f in founders],),
+            ).fetchall()
+        }
+        todo = list({f.canonical_url: f for f in reversed(founders)
+                     if f.canonical_url not in stored}.values())[::-1]  # fmt: skip
+        if not todo:
+            return set()
+        wanted = _distinct_ints([s for f in todo for s in f.samples])
+        held = {
+            int(shingle): int(count)
+            for shingle, count in cursor.execute(
+                """
+                SELECT w.shingle, (SELECT count(*) FROM (
+                    SELECT 1 FROM news.dedup_postings p WHERE p.shingle = w.shingle
+                    LIMIT %(cap)s) AS held)
+                FROM (SELECT unnest(%(s)s::bigint[]) AS shingle) AS w
+                """,
+                {"s": _Int8Array(wanted), "cap": df_cap},
+            ).fetchall()
+        }
+        ids = [
+            int(i)
+            for (i,) in cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence('news.dedup_founders', 'founder_id')) "
+                "FROM generate_series(1, %s)",
+                (len(todo),),
+            ).fetchall()
+        ]
+        postings: list[tuple[int, int]] = []
+        with cursor.copy(
+            "COPY news.dedup_founders (founder_id, canonical_url, algorithm, published_at, size, "
+            "samples, sketch) FROM STDIN"
+        ) as copy:
+            for founder, founder_id in zip(todo, ids, strict=True):
+                size = 0
+                for shingle in dict.fromkeys(int(v) for v in founder.samples):
+                    if held.get(shingle, 0) < df_cap:
+                        held[shingle] = held.get(shingle, 0) + 1
+                        postings.append((shingle, founder_id))
+                        size += 1
+                copy.write_row((founder_id, founder.canonical_url, algorithm,
+                                founder.published_at, size, list(founder.samples),
+                                founder.sketch))  # fmt: skip
+        # One COPY at a time on a connection: postings after their founders.
+        with cursor.copy("COPY news.dedup_postings (shingle, founder_id) FROM STDIN") as copy:
+            for row in postings:
+                copy.write_row(row)
+    return {f.canonical_url for f in todo}
 
 
 def stale_founders(conn: Connection, algorithm: str) -> int:

@@ -468,24 +468,22 @@ def _load(dsn: str, settings: Settings, run: RunInfo) -> dict[str, int]:
     with warehouse.connect(dsn) as conn:
         warehouse.lock_stage(conn, run.run_key, "load")
         outcome = warehouse.load_run(conn, run.run_key)
-        founder_lines = []
-        for article, result in outcome.inserted:
-            doc = _dedup_doc(article)
-            dedup_store.add_site_lines(
-                conn, doc.site, (h for _, h in deduplication.site_line_keys(doc))
-            )
-            if result.relation == "original" and dedup_store.store_founder(
-                conn,
-                article.canonical_url,
-                published_at=article.published_at,
-                samples=result.samples,
-                algorithm=fingerprints.ALGORITHM,
-                df_cap=settings.dedup_df_cap,
-                sketch=verification.decode(result.sketch).to_bytes(),
-            ):
-                # Counted once per founder: a founder already stored (a rerun) is not.
-                founder_lines.append(deduplication.line_hashes(doc.text))
-        dedup_store.add_founder_lines(conn, founder_lines)
+        docs = [(_dedup_doc(article), result) for article, result in outcome.inserted]
+        dedup_store.add_articles_site_lines(
+            conn, ((doc.site, [h for _, h in deduplication.site_line_keys(doc)]) for doc, _ in docs)
+        )
+        stored = dedup_store.store_founders(
+            conn,
+            [dedup_store.NewFounder(doc.doc_id, doc.published_at, result.samples,
+                                    verification.decode(result.sketch).to_bytes())
+             for doc, result in docs if result.relation == "original"],
+            algorithm=fingerprints.ALGORITHM,
+            df_cap=settings.dedup_df_cap,
+        )  # fmt: skip
+        # Counted once per founder: a founder already stored (a rerun) is not.
+        dedup_store.add_founder_lines(
+            conn, [deduplication.line_hashes(doc.text) for doc, _ in docs if doc.doc_id in stored]
+        )
         warehouse.record_stage_counts(conn, run.run_key)
     return {"loaded": len(outcome.inserted), "updated": outcome.updated, "clashes": outcome.clashes}
 

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-DEVSET = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "extraction-dev"
+# ../shared beside the checkout; NEWSINGEST_DEVSET names it for a worktree kept elsewhere.
+DEVSET = Path(
+    os.environ.get("NEWSINGEST_DEVSET")
+    or Path(__file__).resolve().parents[2] / "shared" / "datasets" / "extraction-dev"
+)
 COMMENTS_MARKER = "!@#$%^&*()  COMMENTS"
 # Pages stored twice or one story twice (README "Known quirks"): kept out of the text pool.
 DUPLICATES = {

@@ -24,7 +24,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 def daily_report(dsn: str, day: date, *, top: int = 10) -> str:
-    """The day's feeds, top story clusters and copying outlets.
+    """The day's feeds, top story clusters, copying outlets and low-confidence extractions.
 
     Args:
         dsn: warehouse connection string.
@@ -38,6 +38,7 @@ def daily_report(dsn: str, day: date, *, top: int = 10) -> str:
         feeds = warehouse.report_feeds(conn, day)
         stories = warehouse.report_top_stories(conn, day, top)
         copiers = warehouse.report_copy_outlets(conn, day, COPY_SHARE)
+        uncertain = warehouse.report_low_confidence(conn, day)
     feed_rows = [
         (f["feed_name"], f["outlet"], f["fetched"], f["new"], f["duplicates"], f["failed"],
          "FAILED" if f["feed_failed"] else "ok")
@@ -53,6 +54,12 @@ def daily_report(dsn: str, day: date, *, top: int = 10) -> str:
         (c["outlet"], c["articles"], c["rewritten_copies"], c["exact_copies"],
          c["attributed_copies"], f"{float(c['copy_share']):.0%}")
         for c in copiers
+    ]  # fmt: skip
+    uncertain_rows = [
+        (u["outlet"], u["articles"], u["low_confidence"],
+         "" if u["mean_confidence"] is None else f"{float(u['mean_confidence']):.2f}",
+         u["language_disagreements"])
+        for u in uncertain
     ]  # fmt: skip
     sections: list[tuple[str, tuple[str, ...], list[tuple[Any, ...]], str]] = [
         (
@@ -71,6 +78,12 @@ def daily_report(dsn: str, day: date, *, top: int = 10) -> str:
             f"Outlets whose articles this day are mostly copies (share >= {COPY_SHARE:.0%})",
             ("outlet", "articles", "rewritten", "exact", "credited", "copy share"),
             copier_rows,
+            "(none)",
+        ),
+        (
+            "Outlets with low-confidence extractions this day (a template may have changed)",
+            ("outlet", "articles", "low confidence", "mean confidence", "language disagrees"),
+            uncertain_rows,
             "(none)",
         ),
     ]

@@ -47,6 +47,7 @@ class Settings:
     min_body_chars: int = 400
     max_teaser_chars: int = 1200
     max_future_skew_hours: int = 24
+    min_extraction_confidence: float = 0.5
     dedup_window_days: int = 14
     dedup_near_threshold: float = 0.25
     dedup_min_shared: int = 4
@@ -77,6 +78,8 @@ class Settings:
             raise SettingsError("retries and max_redirects must not be negative")
         if self.max_teaser_chars < self.min_body_chars:
             raise SettingsError("max_teaser_chars must be >= min_body_chars")
+        if not 0.0 <= self.min_extraction_confidence <= 1.0:
+            raise SettingsError("min_extraction_confidence must lie between 0 and 1")
 
     def replace(self, **changes: Any) -> Settings:
         """Return a copy with some fields changed (validated again)."""

@@ -317,6 +317,8 @@ ARTICLE_COLUMNS = (
     "canonical_url", "url", "feed_name", "outlet", "site_name", "title", "authors",
     "published_at", "published_at_source", "fetched_at", "language", "body", "description",
     "tags", "image_url", "wire_agencies", "wire_evidence", "content_hash", "extractor_version",
+    "language_detected", "language_disagrees", "extraction_method", "extraction_confidence",
+    "extraction_low_confidence",
 )  # fmt: skip
 
 
@@ -612,6 +614,21 @@ def report_copy_outlets(conn: Connection, day: date, min_share: float) -> list[d
             ORDER BY copy_share DESC, articles DESC, outlet
             """,
             (day, min_share),
+        ).fetchall()
+    ]
+
+
+def report_low_confidence(conn: Connection, day: date) -> list[dict[str, Any]]:
+    """Outlets with low-confidence extractions that UTC day (news.daily_outlet_extraction)."""
+    return [
+        dict(r)
+        for r in conn.execute(
+            """
+            SELECT outlet, articles, low_confidence, mean_confidence, language_disagreements
+            FROM news.daily_outlet_extraction WHERE day = %s AND low_confidence > 0
+            ORDER BY low_confidence DESC, articles DESC, outlet
+            """,
+            (day,),
         ).fetchall()
     ]
 

@@ -23,7 +23,7 @@ the calibration of newsingest/extraction_calibration.toml is fitted on half A
    metadata (the cost reference); each candidate extractor of
    newsingest.candidates alone; and the project. Then the confidence's
    calibration on half B (F1 by confidence band) and the detected language
-   against the dataset's. About 12 minutes for everything on one core.
+   against the dataset's. About 20 minutes for everything on a busy shared core.
 
     python bench/extraction.py [--limit N] [--seed 20240501] [--sweep-sample N]
     python bench/extraction.py --calibrate  # fit the confidence on half A, write the file

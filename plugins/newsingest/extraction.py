@@ -1,4 +1,4 @@
-"""Article extraction: trafilatura, then cleaning, wire attribution, dates and quality gates."""
+"""Article extraction: a body chosen by evidence, then language, cleaning, wire, dates and gates."""
 
 from __future__ import annotations
 
@@ -7,16 +7,19 @@ import logging
 import re
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import TypedDict
 from urllib.parse import urlsplit
 
 import trafilatura
-from trafilatura.settings import Document
-from trafilatura.xml import xmltotxt
+from lxml.html import HtmlElement
+from trafilatura.utils import load_html
 
-from newsingest import __version__, cleaning, dates, wire
+from newsingest import __version__, candidates, cleaning, dates, evidence, wire
 from newsingest.charsets import decode_html
 from newsingest.fingerprints import content_hash
+from newsingest.language import detect as detect_language
+from newsingest.language import disagree
+from newsingest.language import normalise as normalise_language
+from newsingest.metadata import page_metadata
 from newsingest.records import Article, FetchedPage
 from newsingest.settings import Settings
 from newsingest.urls import canonical_url, host_of, too_long
@@ -24,26 +27,14 @@ from newsingest.urls import canonical_url, host_of, too_long
 LOGGER = logging.getLogger(__name__)
 
 
-class TrafilaturaOptions(TypedDict):
-    """The keyword arguments newsingest passes to trafilatura.bare_extraction."""
-
-    favor_recall: bool
-    include_comments: bool
-    include_tables: bool
-
-
-# trafilatura's options, chosen by measurement on the development set (README,
-# "Extraction quality"; bench/extraction.py): recall mode scored best and is the
-# fastest of trafilatura's focus modes; reader comments are never article text.
-TRAFILATURA_OPTIONS: TrafilaturaOptions = {
-    "favor_recall": True,
-    "include_comments": False,
-    "include_tables": True,
-}
-# Changes whenever trafilatura, the cleaning rules or the agency data change what
-# a page yields: the two data files' digests are part of it.
+# Changes whenever trafilatura, the cleaning rules, the agency data or the
+# calibration change what a page yields: the data files' digests are part of it.
 _DATA_DIGEST = hashlib.sha256(
-    (cleaning.default_rules().digest + wire.default_agencies().digest).encode()
+    (
+        cleaning.default_rules().digest
+        + wire.default_agencies().digest
+        + evidence.default_calibration().digest
+    ).encode()
 ).hexdigest()[:8]
 EXTRACTOR_VERSION = (
     f"newsingest-{__version__}+trafilatura-{trafilatura.__version__}+rules-{_DATA_DIGEST}"
@@ -137,15 +128,21 @@ def extract_page(
 ) -> Article:
     """Extract one article from a fetched page.
 
-    trafilatura gives the body and metadata; wire attribution reads
-    datelines, credit lines, bylines and the site name and takes credit lines
-    out of the body (newsingest.wire); the cleaning pass removes the other
-    junk trafilatura keeps (newsingest.cleaning); quality gates mark pages
-    that are not articles. The DAG and `newsingest extract` both call this.
+    The body is chosen per page by evidence (newsingest.evidence): trafilatura
+    in recall mode is the reference, checked against a cheap second opinion
+    (the page's declared articleBody, else trafilatura's readability port);
+    only when they disagree do trafilatura's precision mode and
+    readability-lxml run too, and the candidate that agrees best with all
+    opinions wins. trafilatura gives the metadata. The body's language is
+    identified (newsingest.language) and picks the cleaning rules and wire
+    datelines; wire attribution reads datelines, credit lines, bylines and the
+    site name (newsingest.wire); the cleaning pass removes the other junk
+    (newsingest.cleaning); quality gates mark pages that are not articles.
+    The DAG and `newsingest extract` both call this.
 
     Args:
         page: the downloaded page.
-        settings: quality-gate thresholds.
+        settings: quality-gate and confidence thresholds.
         outlet: outlet name from the registry.
         language: registry language, used when the page declares none.
 
@@ -153,8 +150,9 @@ def extract_page(
         The article; skipped_reason is set when it must not be loaded.
     """
     html, _ = decode_html(page.body, page.charset)
+    url = page.final_url or page.url
     skeleton = Article(
-        url=page.final_url or page.url,
+        url=url,
         canonical_url=page.url,
         feed_name=page.feed_name,
         outlet=outlet,
@@ -162,31 +160,32 @@ def extract_page(
         extractor_version=EXTRACTOR_VERSION,
     )
     try:
-        document = trafilatura.bare_extraction(
-            html,
-            url=page.final_url or page.url,
-            with_metadata=True,
-            # The extensive search guesses from copyright years ("© 2022" -> 1 January).
-            date_extraction_params={"extensive_search": False, "original_date": True},
-            **TRAFILATURA_OPTIONS,
-        )
+        tree = load_html(html)
+        if tree is None:
+            return replace(skeleton, skipped_reason="empty_body")
+        page_published = _page_published(html)
+        document = page_metadata(tree, url, dated=page_published is not None)
+        choice = choose_body(html, tree, url)
     except Exception as exc:  # trafilatura raises many internal types on odd markup
         LOGGER.warning("extraction failed for %s: %s", page.url, exc)
         return replace(skeleton, skipped_reason=f"extraction_error: {type(exc).__name__}")
-    if not isinstance(document, Document):
+    if not choice.candidate.blocks:
         return replace(skeleton, skipped_reason="empty_body")
     title = (document.title or page.entry.title or "").strip()
-    page_language = _language(document.language, html, language)
+    declared = _declared_language(html, language)
+    blocks = _drop_leading_title(list(choice.candidate.blocks), title)
+    detected = detect_language("\n".join(blocks))
+    page_language = detected.code or declared
     authors = tuple(a.strip() for a in re.split(r";|,| and ", document.author or "") if a.strip())
     site_name = document.sitename or ""
     attribution = wire.attribute(
-        _drop_leading_title(_blocks(document), title),
+        blocks,
         authors=(*authors, *_page_bylines(html)),
         site_name=site_name,
+        language=page_language,
     )
     cleaned = cleaning.clean_blocks(attribution.blocks, page_language)
     body = cleaned.body.strip()
-    page_published = _page_published(html)
     candidates = [
         ("page", page_published),
         ("feed", page.entry.published_at),
@@ -194,7 +193,9 @@ def extract_page(
     ]
     published_at, published_source = choose_published(candidates, page.fetched_at, settings)
     page_canonical = _trusted_canonical(document.url or "", page.url)
-    kind = _page_kind(html, title, page.final_url or page.url, dated=page_published is not None)
+    kind = _page_kind(html, title, url, dated=page_published is not None)
+    calibration = evidence.default_calibration()
+    confidence = round(calibration.of(choice.stage, choice.agreement, len(body)), 3)
     return replace(
         skeleton,
         canonical_url=canonical_url(page_canonical) if page_canonical else page.url,
@@ -203,7 +204,9 @@ def extract_page(
         authors=authors,
         published_at=published_at,
         published_at_source=published_source,
-        language=page_language,
+        language=declared,
+        language_detected=detected.code,
+        language_disagrees=disagree(declared, detected.code),
         body=body,
         description=(document.description or page.entry.summary or "").strip(),
         tags=tuple(t for t in (document.categories or []) + (document.tags or []) if t),
@@ -211,16 +214,56 @@ def extract_page(
         wire_agencies=attribution.agencies,
         wire_evidence=attribution.evidence,
         content_hash=content_hash(body) if body else "",
+        extraction_method=choice.candidate.method,
+        extraction_confidence=confidence,
+        extraction_low_confidence=confidence < settings.min_extraction_confidence,
         skipped_reason=_gate(body, kind, cleaned.skip_reasons, settings),
     )
 
 
-def _blocks(document: Document) -> list[str]:
-    """The body as blocks, one per paragraph, heading, list, table or quotation."""
-    if document.body is None:
-        return [line for line in (document.text or "").split("\n") if line.strip()]
-    texts = (xmltotxt(child, include_formatting=False).strip() for child in document.body)
-    return [text for text in texts if text]
+def choose_body(html: str, tree: HtmlElement, url: str) -> evidence.Choice:
+    """The page's body: recall mode unless a cheap second opinion disagrees, then a vote.
+
+    The second opinion is the page's declared articleBody, else trafilatura's
+    readability port. On an ambiguous page precision mode runs too, and of
+    the two modes the one that agrees best with every opinion wins.
+
+    Args:
+        html: the page's text.
+        tree: the parsed page (left unchanged).
+        url: the page's URL.
+
+    Returns:
+        The chosen candidate, the stage that chose it and its agreement with the others.
+    """
+    calibration = evidence.default_calibration()
+    recall = evidence.candidate(
+        candidates.RECALL, candidates.trafilatura_body(tree, url, precision=False)
+    )
+    declared = candidates.structured_body(html, tree)
+    structured, port = None, None
+    if declared:
+        structured = evidence.candidate(candidates.STRUCTURED, declared)
+        level, ambiguous = evidence.first_opinion(recall, structured, calibration)
+    else:
+        port = _port(tree)
+        level, ambiguous = evidence.first_opinion(recall, port, calibration)
+    if not ambiguous:
+        return evidence.Choice(recall, evidence.SINGLE, level)
+    if port is None:
+        port = _port(tree)
+    precision = evidence.candidate(
+        candidates.PRECISION, candidates.trafilatura_body(tree, url, precision=True)
+    )
+    # The declared body and the port vote but are not chosen: alone they score well
+    # below trafilatura's modes on the development set (docs/extraction.md).
+    voters = [recall, precision, port, *([structured] if structured else [])]
+    return evidence.vote([recall, precision], voters)
+
+
+def _port(tree: HtmlElement) -> evidence.Candidate:
+    """trafilatura's readability port as a candidate."""
+    return evidence.candidate(candidates.PORT, candidates.readability_port_body(tree))
 
 
 def _drop_leading_title(blocks: list[str], title: str) -> list[str]:
@@ -230,12 +273,10 @@ def _drop_leading_title(blocks: list[str], title: str) -> list[str]:
     return blocks
 
 
-def _language(detected: str | None, html: str, registry: str) -> str:
-    """ISO 639-1 language: trafilatura's, else the page's <html lang>, else the registry's."""
-    if detected:
-        return detected.split("-")[0].lower()
+def _declared_language(html: str, registry: str) -> str:
+    """ISO 639-1 language the page declares (<html lang>), else the registry's."""
     match = HTML_LANG.search(html[:5000])
-    return (match.group(1) if match else registry).split("-")[0].lower()
+    return normalise_language(match.group(1) if match else registry)
 
 
 def _trusted_canonical(declared: str, fetched: str) -> str:

@@ -107,7 +107,9 @@ class Article:
     published_at: datetime | None = None
     published_at_source: str = ""
     fetched_at: datetime | None = None
-    language: str = ""
+    language: str = ""  # declared: the page's <html lang>, else the registry's
+    language_detected: str = ""  # identified from the body ("" when undecided)
+    language_disagrees: bool = False
     body: str = ""
     description: str = ""
     tags: tuple[str, ...] = ()
@@ -116,6 +118,9 @@ class Article:
     wire_evidence: tuple[str, ...] = ()
     content_hash: str = ""
     extractor_version: str = ""
+    extraction_method: str = ""  # the candidate that won (newsingest.candidates)
+    extraction_confidence: float | None = None
+    extraction_low_confidence: bool = False
     skipped_reason: str | None = None
 
 

@@ -24,7 +24,8 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 def daily_report(dsn: str, day: date, *, top: int = 10) -> str:
-    """The day's feeds needing attention, feeds, top story clusters and copying outlets.
+    """The day's feeds needing attention, feeds, top story clusters, copying outlets,
+    low-confidence extractions and stage timings.
 
     Args:
         dsn: warehouse connection string.
@@ -41,6 +42,7 @@ def daily_report(dsn: str, day: date, *, top: int = 10) -> str:
         spreading = warehouse.report_top_stories(conn, day, top, earlier=True)
         copiers = warehouse.report_copy_outlets(conn, day, COPY_SHARE)
         timings = warehouse.report_stage_timings(conn, day)
+        uncertain = warehouse.report_low_confidence(conn, day)
     feed_rows = [
         (f["feed_name"], f["outlet"], f["fetched"], f["new"], f["duplicates"], f["failed"],
          "FAILED" if f["feed_failed"] else "ok")
@@ -68,6 +70,12 @@ def daily_report(dsn: str, day: date, *, top: int = 10) -> str:
         (t["run_key"], t["stage"], t["parts"], t["items"], f"{t['wall_s']:.1f}",
          f"{t['slowest_s']:.1f}", f"{t['cpu_s']:.1f}")
         for t in timings
+    ]  # fmt: skip
+    uncertain_rows = [
+        (u["outlet"], u["articles"], u["low_confidence"],
+         "" if u["mean_confidence"] is None else f"{float(u['mean_confidence']):.2f}",
+         u["language_disagreements"])
+        for u in uncertain
     ]  # fmt: skip
     sections: list[tuple[str, tuple[str, ...], list[tuple[Any, ...]], str]] = [
         (
@@ -98,6 +106,12 @@ def daily_report(dsn: str, day: date, *, top: int = 10) -> str:
             f"Outlets whose articles this day are mostly copies (share >= {COPY_SHARE:.0%})",
             ("outlet", "articles", "rewritten", "exact", "credited", "copy share"),
             copier_rows,
+            "(none)",
+        ),
+        (
+            "Outlets with low-confidence extractions this day (a template may have changed)",
+            ("outlet", "articles", "low confidence", "mean confidence", "language disagrees"),
+            uncertain_rows,
             "(none)",
         ),
         (

@@ -47,6 +47,7 @@ class Settings:
     min_body_chars: int = 400
     max_teaser_chars: int = 1200
     max_future_skew_hours: int = 24
+    min_extraction_confidence: float = 0.5
     dedup_window_days: int = 14
     dedup_near_threshold: float = 0.05
     dedup_min_shared: int = 2
@@ -118,6 +119,8 @@ class Settings:
         names = ("health_min_drop_share", "health_skipped_jump", "max_alerted_feed_share")
         if not all(0.0 <= getattr(self, name) <= 1.0 for name in names):
             raise SettingsError(f"{', '.join(names)} must lie between 0 and 1")
+        if not 0.0 <= self.min_extraction_confidence <= 1.0:
+            raise SettingsError("min_extraction_confidence must lie between 0 and 1")
 
     def replace(self, **changes: Any) -> Settings:
         """Return a copy with some fields changed (validated again)."""

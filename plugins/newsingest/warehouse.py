@@ -524,6 +524,8 @@ ARTICLE_COLUMNS = (
     "canonical_url", "url", "feed_name", "outlet", "site_name", "title", "authors",
     "published_at", "published_at_source", "fetched_at", "language", "body", "description",
     "tags", "image_url", "wire_agencies", "wire_evidence", "content_hash", "extractor_version",
+    "language_detected", "language_disagrees", "extraction_method", "extraction_confidence",
+    "extraction_low_confidence",
 )  # fmt: skip
 
 
@@ -1089,6 +1091,21 @@ def report_alerts(conn: Connection, day: date) -> list[dict[str, Any]]:
         for r in conn.execute(
             "SELECT feed_name, kind, message FROM news.alerts WHERE day = %s "
             "ORDER BY feed_name, kind",
+            (day,),
+        ).fetchall()
+    ]
+
+
+def report_low_confidence(conn: Connection, day: date) -> list[dict[str, Any]]:
+    """Outlets with low-confidence extractions that UTC day (news.daily_outlet_extraction)."""
+    return [
+        dict(r)
+        for r in conn.execute(
+            """
+            SELECT outlet, articles, low_confidence, mean_confidence, language_disagreements
+            FROM news.daily_outlet_extraction WHERE day = %s AND low_confidence > 0
+            ORDER BY low_confidence DESC, articles DESC, outlet
+            """,
             (day,),
         ).fetchall()
     ]

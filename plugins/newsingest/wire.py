@@ -41,6 +41,8 @@ class Agency:
     code: str
     names: tuple[str, ...]
     datelines: tuple[str, ...] = ()
+    # Languages whose text the datelines are written in (empty: any language).
+    dateline_languages: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -71,12 +73,9 @@ class WireData:
         names = "|".join(_name_pattern(name) for name in spelled)
         self._names = re.compile(rf"(?<![\w-])(?:{names})(?![\w-])")
         joined = rf"(?:{names})(?:{JOINERS}(?:{names}))*"
-        shapes = [DATELINE_SHAPE.format(agencies=joined)]
-        self._dateline_codes: list[str] = [""]
-        for agency in self.agencies:
-            shapes.extend(agency.datelines)
-            self._dateline_codes.extend(agency.code for _ in agency.datelines)
-        self._dateline = _alternation(shapes, flags=0)
+        self._dateline_shape = DATELINE_SHAPE.format(agencies=joined)
+        self._datelines: dict[str, tuple[re.Pattern[str], list[str]]] = {}
+        self._dateline_for("")  # compiles every shape now, so that errors surface at load
         self._credit = _alternation(
             (p.replace("{agencies}", joined) for p in credits), flags=re.IGNORECASE
         )
@@ -90,12 +89,29 @@ class WireData:
         found = (self._codes.get(_key(m.group(0))) for m in self._names.finditer(text))
         return list(dict.fromkeys(code for code in found if code))
 
-    def find_dateline(self, line: str) -> tuple[str, list[str]] | None:
-        """(the dateline, its agency codes) when the line opens with one, else None."""
-        found = self._dateline.match(line)
+    def _dateline_for(self, language: str) -> tuple[re.Pattern[str], list[str]]:
+        """The dateline shapes that apply to a language ("": all) and the code of each (cached)."""
+        if language not in self._datelines:
+            shapes, codes = [self._dateline_shape], [""]
+            for agency in self.agencies:
+                langs = agency.dateline_languages
+                if not language or not langs or language in langs:
+                    shapes.extend(agency.datelines)
+                    codes.extend(agency.code for _ in agency.datelines)
+            self._datelines[language] = (_alternation(shapes, flags=0), codes)
+        return self._datelines[language]
+
+    def find_dateline(self, line: str, language: str = "") -> tuple[str, list[str]] | None:
+        """(the dateline, its agency codes) when the line opens with one, else None.
+
+        Agencies' own dateline shapes apply only to text in their languages
+        (all of them when the language is unknown).
+        """
+        dateline, codes = self._dateline_for(language)
+        found = dateline.match(line)
         if found is None or found.lastgroup is None:
             return None
-        code = self._dateline_codes[int(found.lastgroup[1:])]
+        code = codes[int(found.lastgroup[1:])]
         return found.group(0), [code] if code else self.codes_in(found.group(0))
 
     def credited(self, line: str) -> list[str] | None:
@@ -154,6 +170,7 @@ def load_agencies(path: Path = AGENCIES_FILE) -> WireData:
             code=str(entry["code"]),
             names=tuple(str(n) for n in entry["names"]),
             datelines=tuple(str(p) for p in entry.get("datelines", ())),
+            dateline_languages=tuple(str(c) for c in entry.get("dateline_languages", ())),
         )
         for entry in data["agency"]
     ]
@@ -192,6 +209,7 @@ def attribute(
     *,
     authors: Iterable[str] = (),
     site_name: str = "",
+    language: str = "",
     data: WireData | None = None,
 ) -> Attribution:
     """Find the wire agencies of an article and take its credit lines out of the body.
@@ -206,6 +224,8 @@ def attribute(
         blocks: the article's blocks (paragraphs; lines separated by newlines).
         authors: the page's author names.
         site_name: the page's site name.
+        language: the text's ISO 639-1 language ("" when unknown): picks the
+            agencies' own dateline shapes.
         data: the agencies (default: the bundled file).
 
     Returns:
@@ -219,7 +239,7 @@ def attribute(
         lines = []
         for line in block.split("\n"):
             text = WHITESPACE.sub(" ", line).strip()
-            dateline = data.find_dateline(text)
+            dateline = data.find_dateline(text, language)
             if dateline is not None:
                 found.append((TIER_TEXT, f"dateline: {dateline[0].strip()}", dateline[1]))
             elif len(text) <= MAX_CREDIT_CHARS and data.mentions_agency(text):

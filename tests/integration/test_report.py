@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -82,3 +83,38 @@ def test_report_shows_each_stage_timing_of_the_day(loaded: str) -> None:
     assert stages == ["fetch", "extract", "deduplicate", "load", "check"]
     fetch = timings[2].split()
     assert fetch[2] == "7"  # one part per feed of the demo registry
+
+
+def test_loaded_articles_carry_confidence_method_and_language(loaded: str) -> None:
+    with psycopg.connect(loaded) as conn:
+        rows = conn.execute(
+            "SELECT extraction_method, extraction_confidence, language_detected FROM news.articles"
+        ).fetchall()
+    assert rows
+    assert all(method.startswith("trafilatura_") for method, _, _ in rows)
+    assert all(0.0 <= confidence <= 1.0 for _, confidence, _ in rows)
+    assert {"en"} <= {detected for _, _, detected in rows}
+
+
+def test_report_counts_low_confidence_articles_per_outlet(loaded: str) -> None:
+    with psycopg.connect(loaded) as conn:
+        outlet, day = conn.execute(
+            "SELECT outlet, (coalesce(published_at, fetched_at) AT TIME ZONE 'UTC')::date "
+            "FROM news.articles GROUP BY 1, 2 HAVING count(*) >= 2 ORDER BY 1, 2 LIMIT 1"
+        ).fetchone()  # type: ignore[misc]
+        # Two of the outlet's articles that day as if its template had changed.
+        conn.execute(
+            "UPDATE news.articles SET extraction_low_confidence = true, "
+            "extraction_confidence = 0.2 WHERE article_id IN (SELECT article_id FROM "
+            "news.articles WHERE outlet = %s AND (coalesce(published_at, fetched_at) "
+            "AT TIME ZONE 'UTC')::date = %s ORDER BY article_id LIMIT 2)",
+            (outlet, day),
+        )
+    section = report.daily_report(loaded, day).split("\n\n")[6]
+    lines = section.splitlines()
+    assert lines[0].startswith("Outlets with low-confidence extractions")
+    columns = re.split(r"\s{2,}", lines[2])
+    assert (columns[0], columns[2]) == (outlet, "2")
+    assert float(columns[3]) < 1.0
+    other_day = report.daily_report(loaded, date(2000, 1, 1)).split("\n\n")[6]
+    assert other_day.endswith("(none)")

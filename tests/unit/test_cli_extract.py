@@ -81,6 +81,11 @@ def test_json_lines_in_input_order(tmp_path: Path) -> None:
     assert [(row["id"], row["url"]) for row in rows] == [(i, u) for i, u, _ in pages]
     assert [row["wire_agencies"] for row in rows] == [["dpa"], ["EFE"], []]
     assert [row["skipped_reason"] for row in rows] == [None, None, "paywall: teaser"]
+    assert [row["language_detected"] for row in rows[:2]] == ["de", "es"]
+    for row in rows:
+        assert row["extraction_method"] in {"trafilatura_recall", "trafilatura_precision"}
+        assert 0.0 <= row["extraction_confidence"] <= 1.0
+        assert isinstance(row["extraction_low_confidence"], bool)
 
 
 @pytest.mark.parametrize(

@@ -168,3 +168,13 @@ def test_an_agency_file_with_one_name_for_two_agencies_is_refused(tmp_path: Path
     )
     with pytest.raises(AgenciesError, match="both A and B"):
         load_agencies(path)
+
+
+@pytest.mark.parametrize(
+    ("language", "found"), [("ja", ["Kyodo"]), ("", ["Kyodo"]), ("en", None), ("zh", None)]
+)
+def test_agency_datelines_apply_to_their_language(language: str, found: list[str] | None) -> None:
+    dateline = DATA.find_dateline("【ワシントン共同】米政府は", language)
+    assert (dateline[1] if dateline else None) == found
+    # The "PLACE (AGENCY) —" shape applies to every language.
+    assert DATA.find_dateline("GENEVA (AFP) — Talks", language) == ("GENEVA (AFP) —", ["AFP"])

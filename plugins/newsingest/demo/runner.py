@@ -6,7 +6,9 @@ import logging
 import os
 import subprocess
 import sys
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -89,6 +91,58 @@ def _airflow(args: list[str], env: dict[str, str], log: Path) -> None:
         )
 
 
+@dataclass(frozen=True)
+class DemoServices:
+    """What a demo command runs against: the warehouse and the demo site."""
+
+    dsn: str
+    site_url: str
+    # NEWSINGEST_* variables pointing Airflow's tasks at both.
+    env: dict[str, str]
+    # Whether the warehouse is an embedded cluster started for the command.
+    embedded_db: bool
+
+
+@contextmanager
+def demo_services(state_dir: Path, port: int, port_option: str) -> Iterator[DemoServices]:
+    """The migrated warehouse and the demo site with its registry, for the block.
+
+    The warehouse is NEWSINGEST_DSN's, else an embedded cluster under
+    state_dir that is stopped afterwards.
+
+    Args:
+        state_dir: local state (the embedded database, the demo registry).
+        port: the demo site's port.
+        port_option: the command's option that changes the port, named when it is taken.
+    """
+    dsn = load_settings().dsn
+    embedded = not dsn
+    if embedded:
+        dsn = localdb.start(state_dir / "pg").dsn
+    try:
+        with warehouse.connect(dsn) as conn:
+            migrations.migrate(conn)
+        with ExitStack() as stack:
+            try:
+                site = stack.enter_context(serve(port=port))
+            except OSError as exc:
+                raise RuntimeError(
+                    f"cannot serve the demo site on 127.0.0.1:{port} ({exc}); "
+                    f"free the port or pass {port_option}"
+                ) from exc
+            registry = write_registry(site.base_url, state_dir / "demo-feeds.yaml")
+            env = {
+                **warehouse_env(dsn),
+                "NEWSINGEST_REGISTRY": str(registry.resolve()),
+                "NEWSINGEST_ALLOW_HOSTS": "127.0.0.1",
+                "NEWSINGEST_HOST_DELAY": "0.05",
+            }
+            yield DemoServices(dsn, site.base_url, env, embedded)
+    finally:
+        if embedded:
+            localdb.stop(state_dir / "pg")
+
+
 def run_demo(*, state_dir: Path, airflow_home: Path, port: int = DEMO_PORT) -> int:
     """Run the demo end to end and print the summary.
 
@@ -101,42 +155,14 @@ def run_demo(*, state_dir: Path, airflow_home: Path, port: int = DEMO_PORT) -> i
     Returns:
         0 on success.
     """
-    settings = load_settings()
-    started_db = False
-    dsn = settings.dsn
-    if not dsn:
-        dsn = localdb.start(state_dir / "pg").dsn
-        started_db = True
-    try:
-        with warehouse.connect(dsn) as conn:
-            migrations.migrate(conn)
+    with demo_services(state_dir, port, "--port") as services:
         airflow_home.mkdir(parents=True, exist_ok=True)
         log = airflow_home / "demo.log"
-        with ExitStack() as stack:
-            try:
-                site = stack.enter_context(serve(port=port))
-            except OSError as exc:
-                raise RuntimeError(
-                    f"cannot serve the demo site on 127.0.0.1:{port} ({exc}); "
-                    "free the port or pass --port"
-                ) from exc
-            registry = write_registry(site.base_url, state_dir / "demo-feeds.yaml")
-            env = airflow_env(
-                airflow_home,
-                {
-                    **warehouse_env(dsn),
-                    "NEWSINGEST_REGISTRY": str(registry.resolve()),
-                    "NEWSINGEST_ALLOW_HOSTS": "127.0.0.1",
-                    "NEWSINGEST_HOST_DELAY": "0.05",
-                },
-            )
-            print(f"demo site on {site.base_url}; Airflow output in {log}")
-            init_metadata(env, log)
-            _airflow(["dags", "reserialize"], env, log)
-            _airflow(["dags", "test", "news_ingest", DEMO_DATE.isoformat()], env, log)
+        env = airflow_env(airflow_home, services.env)
+        print(f"demo site on {services.site_url}; Airflow output in {log}")
+        init_metadata(env, log)
+        _airflow(["dags", "reserialize"], env, log)
+        _airflow(["dags", "test", "news_ingest", DEMO_DATE.isoformat()], env, log)
         run = pipeline.RunInfo.make(DEMO_DATE, "")
-        print(pipeline.summary(dsn, run))
-    finally:
-        if started_db:
-            localdb.stop(state_dir / "pg")
+        print(pipeline.summary(services.dsn, run))
     return 0

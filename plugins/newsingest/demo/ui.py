@@ -19,24 +19,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from pathlib import Path
 from types import FrameType
 from typing import TypeVar
 
 import requests
 
-from newsingest import localdb, migrations, warehouse
-from newsingest.demo.runner import (
-    DEMO_DATE,
-    DEMO_PORT,
-    airflow_env,
-    init_metadata,
-    warehouse_env,
-    write_registry,
-)
-from newsingest.demo.server import serve
-from newsingest.settings import load_settings
+from newsingest.demo.runner import DEMO_DATE, DEMO_PORT, airflow_env, demo_services, init_metadata
 
 LOGGER = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -279,51 +268,28 @@ def run_ui(
     Returns:
         0 once everything stopped; 1 if a process of airflow standalone survived SIGKILL.
     """
-    settings = load_settings()
-    dsn = settings.dsn
-    started_db = not dsn
-    if not dsn:
-        dsn = localdb.start(state_dir / "pg").dsn
-    try:
-        with warehouse.connect(dsn) as conn:
-            migrations.migrate(conn)
+    with demo_services(state_dir, demo_port, "--demo-port") as services:
         airflow_home.mkdir(parents=True, exist_ok=True)
         log = airflow_home / "ui.log"
-        with ExitStack() as stack:
-            try:
-                site = stack.enter_context(serve(port=demo_port))
-            except OSError as exc:
-                raise RuntimeError(
-                    f"cannot serve the demo site on 127.0.0.1:{demo_port} ({exc}); "
-                    "free the port or pass --demo-port"
-                ) from exc
-            registry = write_registry(site.base_url, state_dir / "demo-feeds.yaml")
-            password_file = airflow_home / "ui-passwords.json"
-            password = _password(password_file)
-            extra = {
-                **warehouse_env(dsn),
-                "NEWSINGEST_REGISTRY": str(registry.resolve()),
-                "NEWSINGEST_ALLOW_HOSTS": "127.0.0.1",
-                "NEWSINGEST_HOST_DELAY": "0.05",
-            }
-            env = ui_env(airflow_home, port, password_file, extra)
-            init_metadata(env, log)
-            survivors = _run_standalone(
-                env=env,
-                airflow_home=airflow_home,
-                log=log,
-                site_url=site.base_url,
-                port=port,
-                password=password,
-                trigger=trigger,
-            )
-    finally:
-        if started_db:
-            localdb.stop(state_dir / "pg")
+        password_file = airflow_home / "ui-passwords.json"
+        password = _password(password_file)
+        env = ui_env(airflow_home, port, password_file, services.env)
+        init_metadata(env, log)
+        survivors = _run_standalone(
+            env=env,
+            airflow_home=airflow_home,
+            log=log,
+            site_url=services.site_url,
+            port=port,
+            password=password,
+            trigger=trigger,
+        )
+        embedded_db = services.embedded_db
     if survivors:
         print(f"processes of airflow standalone survived SIGKILL: {survivors}", file=sys.stderr)
         return 1
-    stopped = "airflow standalone, the demo site" + (", the local PostgreSQL" if started_db else "")
+    local_db = ", the local PostgreSQL" if embedded_db else ""
+    stopped = f"airflow standalone, the demo site{local_db}"
     print(f"stopped: {stopped}", flush=True)
     return 0
 

@@ -171,7 +171,10 @@ def extract_page(
         return replace(skeleton, skipped_reason=f"extraction_error: {type(exc).__name__}")
     if not choice.candidate.blocks:
         return replace(skeleton, skipped_reason="empty_body")
-    title = (document.title or page.entry.title or "").strip()
+    title = _bounded(
+        WHITESPACE.sub(" ", document.title or page.entry.title or "").strip(),
+        settings.max_title_chars,
+    )
     declared = _declared_language(html, language)
     blocks = _drop_leading_title(list(choice.candidate.blocks), title)
     detected = detect_language("\n".join(blocks))
@@ -266,6 +269,14 @@ def _port(tree: HtmlElement) -> evidence.Candidate:
     return evidence.candidate(candidates.PORT, candidates.readability_port_body(tree))
 
 
+def _bounded(title: str, limit: int) -> str:
+    """The title, cut at the last word that fits in limit characters with " …" after it."""
+    if len(title) <= limit:
+        return title
+    cut = title[: limit - 2].rsplit(" ", 1)[0] if " " in title[: limit - 2] else title[: limit - 2]
+    return cut.rstrip() + " …"
+
+
 def _drop_leading_title(blocks: list[str], title: str) -> list[str]:
     """Remove the headline when trafilatura kept it as the body's first block."""
     if blocks and title and WHITESPACE.sub(" ", blocks[0]).strip().casefold() == title.casefold():
@@ -340,6 +351,8 @@ def _gate(body: str, kind: str, skip_reasons: tuple[str, ...], settings: Setting
     """
     if len(body) < settings.max_teaser_chars and (reason := _teaser(kind, skip_reasons)):
         return reason
+    if len(body) > settings.max_body_chars:
+        return f"too_long: {len(body)} > {settings.max_body_chars} characters"
     if len(body) >= settings.min_body_chars:
         return None
     if kind == "website":

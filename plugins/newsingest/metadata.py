@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from typing import Any
 
 from htmldate import find_date
 from lxml.html import HtmlElement
+from trafilatura.json_metadata import extract_json, extract_json_parse_error, normalize_json
 from trafilatura.metadata import (
+    JSON_MINIFY,
     examine_meta,
     extract_author,
     extract_catstags,
-    extract_meta_json,
     extract_sitename,
     extract_title,
     extract_url,
@@ -25,6 +27,10 @@ LOGGER = logging.getLogger(__name__)
 # from copyright years ("© 2022" -> 1 January).
 DATE_PARAMS: dict[str, Any] = {"extensive_search": False, "original_date": True}
 SITE_FROM_URL = re.compile(r"https?://(?:www\.|w[0-9]+\.)?([^/]+)")
+JSON_LD_SCRIPTS = './/script[@type="application/ld+json" or @type="application/settings+json"]'
+# trafilatura reads JSON-LD that does not parse with regular expressions whose cost grows
+# with the square of the text (176 kB of it took 33 s); the fields they look for come first.
+BROKEN_JSON_LD_CHARS = 8_000
 
 
 def page_metadata(tree: HtmlElement, url: str, *, dated: bool) -> Document:
@@ -48,10 +54,7 @@ def page_metadata(tree: HtmlElement, url: str, *, dated: bool) -> Document:
     # trafilatura's rule: a one-word author meta tag is a site or a handle, not a byline.
     if document.author and " " not in document.author:
         document.author = None
-    try:
-        document = extract_meta_json(tree, document)
-    except Exception as exc:  # trafilatura's JSON-LD reader fails on odd objects
-        LOGGER.debug("JSON-LD metadata unreadable: %s", exc)
+    document = _json_ld(tree, document)
     document.title = document.title or extract_title(tree)
     document.author = document.author or extract_author(tree)
     document.url = document.url or extract_url(tree, url)
@@ -61,6 +64,24 @@ def page_metadata(tree: HtmlElement, url: str, *, dated: bool) -> Document:
     document.categories = document.categories or extract_catstags("category", tree)
     document.tags = document.tags or extract_catstags("tag", tree)
     document.clean_and_trim()
+    return document
+
+
+def _json_ld(tree: HtmlElement, document: Document) -> Document:
+    """Fill the document from the page's JSON-LD as trafilatura does, reading at most
+    BROKEN_JSON_LD_CHARS of a script that is not valid JSON."""
+    for element in tree.xpath(JSON_LD_SCRIPTS):
+        if not element.text:
+            continue
+        text = normalize_json(JSON_MINIFY.sub(r"\1", element.text))
+        try:
+            try:
+                # strict=False, as trafilatura: control characters from bad encodings are common.
+                document = extract_json(json.loads(text, strict=False), document)
+            except json.JSONDecodeError:
+                document = extract_json_parse_error(text[:BROKEN_JSON_LD_CHARS], document)
+        except Exception as exc:  # trafilatura's JSON-LD reader fails on odd objects
+            LOGGER.debug("JSON-LD metadata unreadable: %s", exc)
     return document
 
 

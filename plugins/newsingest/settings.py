@@ -46,6 +46,8 @@ class Settings:
     max_pages_per_feed: int = 200
     min_body_chars: int = 400
     max_teaser_chars: int = 1200
+    max_body_chars: int = 150_000
+    max_title_chars: int = 1000
     max_future_skew_hours: int = 24
     min_extraction_confidence: float = 0.5
     dedup_window_days: int = 14
@@ -93,8 +95,10 @@ class Settings:
         self._check_deduplication()
         if self.retries < 0 or self.max_redirects < 0:
             raise SettingsError("retries and max_redirects must not be negative")
-        if self.max_teaser_chars < self.min_body_chars:
-            raise SettingsError("max_teaser_chars must be >= min_body_chars")
+        if not self.min_body_chars <= self.max_teaser_chars <= self.max_body_chars:
+            raise SettingsError("need min_body_chars <= max_teaser_chars <= max_body_chars")
+        if self.max_title_chars < 10:
+            raise SettingsError("max_title_chars must be at least 10")
         self._check_scale_and_health()
 
     def _check_deduplication(self) -> None:

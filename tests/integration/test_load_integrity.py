@@ -166,6 +166,49 @@ def test_unstorable_text_in_a_json_feed_does_not_stop_the_run(
     assert "\x00" not in entry[0][0] and "\ud800" not in entry[0][0]
 
 
+def huge_page(words: int, title: str = "A page of many words") -> str:
+    """An article page whose body is `words` distinct words (every one a lexeme of its own)."""
+    paragraphs = "".join(
+        "<p>" + " ".join(f"w{i}x{j}" for j in range(i, i + 50)) + ".</p>"
+        for i in range(0, words, 50)
+    )
+    head = f"<head><title>{title}</title></head>"
+    return f"<html>{head}<body><article>{paragraphs}</article></body></html>"
+
+
+def test_a_body_too_long_for_the_search_index_is_skipped_not_fatal(
+    warehouse_dsn: str, settings: Settings, site: StaticSite, tmp_path: Path
+) -> None:
+    # 150,000 distinct words make a tsvector over PostgreSQL's 1 MB limit: loaded as is,
+    # the page failed the load of every feed of the run.
+    huge = site.put("/news/huge", "text/html", huge_page(150_000))
+    other = site.put("/news/post", "text/html", article_page("northgatepost_2024_07_01"))
+    feed = site.put("/feed.xml", "application/rss+xml", rss([("Huge", huge, PUB1)]))
+    calm = site.put("/calm.xml", "application/rss+xml", rss([("Post", other, PUB1)]))
+    pipeline.run_all(
+        warehouse_dsn, settings, DAY1, registry(tmp_path, ("huge", feed), ("calm", calm))
+    )
+    assert rows(warehouse_dsn, "SELECT url FROM news.articles") == [(other,)]
+    skipped = rows(
+        warehouse_dsn, "SELECT skipped_reason FROM news.staged_articles WHERE url = %s", huge
+    )
+    assert skipped and skipped[0][0].startswith("too_long: ")
+    assert skipped[0][0].endswith(f"> {settings.max_body_chars} characters")
+
+
+def test_a_title_of_ten_thousand_characters_is_cut_at_a_word(
+    warehouse_dsn: str, settings: Settings, site: StaticSite, tmp_path: Path
+) -> None:
+    title = " ".join(f"word{i}" for i in range(2000))
+    page = site.put("/news/titled", "text/html", huge_page(500, title=title))
+    feed = site.put("/feed.xml", "application/rss+xml", rss([("x", page, PUB1)]))
+    pipeline.run_all(warehouse_dsn, settings, DAY1, registry(tmp_path, ("titled", feed)))
+    [(stored,)] = rows(warehouse_dsn, "SELECT title FROM news.articles")
+    assert len(stored) <= settings.max_title_chars
+    assert title.startswith(stored.removesuffix(" …")) and stored.endswith(" …")
+    assert stored.removesuffix(" …").split(" ")[-1] in title.split(" ")
+
+
 @pytest.mark.parametrize(
     "absurd",
     ["9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+14:00", "99999-01-01", "2022-13-45"],

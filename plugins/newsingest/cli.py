@@ -141,7 +141,12 @@ def cmd_dedup(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     with Path(args.input).open(encoding="utf-8") as source:
-        docs = dedup_jsonl.read_docs(source)
+        try:
+            docs = dedup_jsonl.read_docs(source)
+        except UnicodeDecodeError as exc:
+            raise dedup_jsonl.InputError(
+                f"{args.input} is not UTF-8 text (byte {exc.start} of a read block)"
+            ) from exc
     rows = dedup_jsonl.cluster(docs, settings)
     with Path(args.output).open("w", encoding="utf-8") as target:
         dedup_jsonl.write_rows(rows, target)
@@ -176,11 +181,10 @@ def cmd_extract(args: argparse.Namespace) -> int:
     def inputs() -> Iterator[tuple[str, str, bytes, str | None]]:
         """(id, url, page bytes, charset) of every page, in input order."""
         if args.jsonl:
-            with Path(args.jsonl).open(encoding="utf-8") as lines:
-                for line in filter(str.strip, lines):
-                    item = json.loads(line)
-                    html = str(item["html"]).encode("utf-8")
-                    yield str(item["id"]), str(item.get("url") or ""), html, "utf-8"
+            with Path(args.jsonl).open("rb") as lines:
+                for number, line in enumerate(lines, start=1):
+                    if line.strip():
+                        yield _extract_input(args.jsonl, number, line)
             return
         files: list[Path] = []
         for name in args.paths:
@@ -208,9 +212,13 @@ def cmd_extract(args: argparse.Namespace) -> int:
             else sys.stdout
         )
         for page_id, url, body, charset in inputs():
+            try:
+                key = canonical_url(url) if url else url
+            except ValueError:  # an unparsable URL is kept as given: the page is still read
+                key = url
             page = FetchedPage(
                 feed_name="cli",
-                url=canonical_url(url) if url else url,
+                url=key,
                 requested_url=url,
                 final_url=url,
                 status=200,
@@ -223,6 +231,26 @@ def cmd_extract(args: argparse.Namespace) -> int:
             article = extract_page(page, settings, outlet=args.outlet, language=args.language)
             out.write(json.dumps({"id": page_id, **to_json(article)}, ensure_ascii=False) + "\n")
     return 0
+
+
+def _extract_input(source: str, number: int, line: bytes) -> tuple[str, str, bytes, str | None]:
+    """(id, url, page bytes, charset) of one `extract --jsonl` line; ValueError names the line."""
+    import json
+
+    from newsingest.records import storable
+
+    where = f"extract: {source} line {number}"
+    try:
+        item = json.loads(line.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{where}: not UTF-8 text") from exc
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{where}: not JSON ({exc.msg})") from exc
+    if not isinstance(item, dict) or "id" not in item or not isinstance(item.get("html"), str):
+        raise ValueError(f"{where}: needs an 'id' and a string 'html'")
+    # A lone surrogate in the page's text cannot be encoded: it is read as U+FFFD.
+    html = storable(item["html"]).encode("utf-8")
+    return storable(str(item["id"])), storable(str(item.get("url") or "")), html, "utf-8"
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -431,6 +459,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except (MigrationError, ValueError, RuntimeError) as exc:
         print(f"newsingest: {_first_line(exc)}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a file named on the command line cannot be read or written
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"newsingest: {exc.strerror or _first_line(exc)}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("newsingest: interrupted", file=sys.stderr)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import IO, Any
 
+from newsingest import dates
 from newsingest.deduplication import Index, deduplicate
 from newsingest.fingerprints import content_hash
-from newsingest.records import DedupDoc
+from newsingest.records import UNSTORABLE, DedupDoc, storable
 from newsingest.settings import Settings
 from newsingest.urls import host_of
 
@@ -26,10 +27,16 @@ def _date(value: Any, line: int) -> datetime | None:
     if value in (None, ""):
         return None
     try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError as exc:
         raise InputError(f"line {line}: published_at {value!r} is not ISO 8601") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    parsed = dates.parse_iso(str(value))
+    if parsed is None:
+        raise InputError(
+            f"line {line}: published_at {value!r} is out of range "
+            f"(years {dates.EARLIEST_YEAR}-{dates.LATEST_YEAR})"
+        )
+    return parsed
 
 
 def read_docs(lines: Iterable[str]) -> list[DedupDoc]:
@@ -57,17 +64,21 @@ def read_docs(lines: Iterable[str]) -> list[DedupDoc]:
         if not isinstance(item, dict) or "id" not in item or not isinstance(item.get("text"), str):
             raise InputError(f"line {number}: needs an 'id' and a string 'text'")
         doc_id = str(item["id"])
+        if UNSTORABLE.search(doc_id):
+            raise InputError(f"line {number}: the id holds a NUL or a lone surrogate")
         if doc_id in seen:
             raise InputError(f"line {number}: duplicate id {doc_id!r}")
         seen.add(doc_id)
-        url = str(item.get("url") or "")
+        url = storable(str(item.get("url") or ""))
+        # Text as the pipeline stores it: NUL dropped, lone surrogates replaced.
+        text = storable(item["text"])
         docs.append(
             DedupDoc(
                 doc_id=doc_id,
-                text=item["text"],
+                text=text,
                 published_at=_date(item.get("published_at"), number),
-                site=str(item.get("site") or (host_of(url) if url else "")),
-                content_hash=content_hash(item["text"]),
+                site=storable(str(item.get("site") or (host_of(url) if url else ""))),
+                content_hash=content_hash(text),
             )
         )
     return docs

@@ -102,3 +102,38 @@ def test_bad_invocations_exit_2(
 ) -> None:
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (b"not json\n", "line 2: not JSON"),
+        (b'{"id": "x"}\n', "line 2: needs an 'id' and a string 'html'"),
+        (b'{"id": "x", "html": 5}\n', "line 2: needs an 'id' and a string 'html'"),
+        (b'{"id": "x", "html": "\xff\xfe"}\n', "line 2: not UTF-8 text"),
+    ],
+)
+def test_a_bad_json_line_is_named_in_one_line(
+    line: bytes, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "pages.jsonl"
+    good = json.dumps({"id": "seed", "html": SEED.read_text(encoding="utf-8")}) + "\n"
+    source.write_bytes(good.encode() + line)
+    assert main(["extract", "--jsonl", str(source), "--output", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_hostile_text_and_urls_in_json_lines_still_give_a_record(tmp_path: Path) -> None:
+    html = SEED.read_text(encoding="utf-8")
+    source = tmp_path / "pages.jsonl"
+    lines = [
+        {"id": "surrogate", "html": html.replace("</p>", "\ud800</p>", 1)},
+        {"id": "not-a-url", "url": "::::", "html": html},
+    ]
+    source.write_text("\n".join(json.dumps(line) for line in lines) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    assert main(["extract", "--jsonl", str(source), "--output", str(out)]) == 0
+    rows = read_lines(out)
+    assert [row["id"] for row in rows] == ["surrogate", "not-a-url"]
+    assert all(row["skipped_reason"] is None and row["body"] for row in rows)

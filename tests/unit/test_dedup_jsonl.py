@@ -49,6 +49,9 @@ def test_cli_clusters_and_keeps_input_order(tmp_path: Path) -> None:
         ("not json", "line 1: not JSON"),
         ('{"text": "no id"}', "needs an 'id'"),
         ('{"id": 1, "text": "a", "published_at": "yesterday"}', "ISO 8601"),
+        ('{"id": 1, "text": "a", "published_at": "9999-12-31T23:59:59-05:00"}', "out of range"),
+        ('{"id": 1, "text": "a", "published_at": "0001-01-01T00:00:00+14:00"}', "out of range"),
+        ('{"id": "\\ud800", "text": "a"}', "lone surrogate"),
     ],
 )
 def test_bad_input_names_the_line(line: str, message: str) -> None:
@@ -66,3 +69,19 @@ def test_cli_reports_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str
     source.write_text("{oops\n")
     assert cli.main(["dedup", "--input", str(source), "--output", str(tmp_path / "o")]) == 2
     assert "line 1" in capsys.readouterr().err
+
+
+def test_nul_and_lone_surrogates_in_text_are_cleaned_not_fatal(tmp_path: Path) -> None:
+    text = "Rain fell on the city all night and the river rose. "
+    source = tmp_path / "in.jsonl"
+    source.write_text(
+        json.dumps({"id": "a", "text": text * 3})
+        + "\n"
+        + '{"id": "b", "text": "'
+        + (text * 3).replace("river", "ri\\u0000ver\\ud800")
+        + '"}\n'
+    )
+    target = tmp_path / "out.jsonl"
+    assert cli.main(["dedup", "--input", str(source), "--output", str(target)]) == 0
+    rows = [json.loads(line) for line in target.read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["a", "b"]

@@ -8,6 +8,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import courlan
 
+from newsingest.addresses import redacted
+
 LOGGER = logging.getLogger(__name__)
 
 # Host prefixes that serve the same article under another skin.
@@ -51,7 +53,7 @@ def canonical_url(url: str) -> str:
         parts = urlsplit(normalised)
         port = parts.port
     except ValueError:
-        LOGGER.debug("cannot normalise %r", url)
+        LOGGER.debug("cannot normalise %r", redacted(url))
         return url
     host = parts.hostname or ""
     for prefix in VARIANT_HOST_PREFIXES:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import gzip
+import logging
 import socket
 import threading
 import time
@@ -30,6 +31,7 @@ from newsingest import pipeline
 from newsingest.demo.server import serve
 from newsingest.downloads import Fetcher, FetchOutcome
 from newsingest.records import FeedSource
+from newsingest.registry import RegistryError, load_registry
 from newsingest.settings import Settings
 from tests.integration.hostile import RawServer, Request, drip, respond
 
@@ -524,3 +526,117 @@ def test_a_chain_of_many_encodings_is_refused(quick: Settings) -> None:
         outcome = fetch(quick, server.base_url + "/")
     assert outcome.error_class in {"decode_error", "connection"}
     assert not outcome.ok
+
+
+# -- credentials in URLs (issue 11) -------------------------------------------
+
+PASSWORD = "s3cr3t-pw"
+
+
+def _site(routes: dict[str, bytes | str]) -> Callable[[socket.socket, Request], None]:
+    """A handler serving an RSS feed, pages, and redirects (a str value: its Location)."""
+
+    def handle(conn: socket.socket, request: Request) -> None:
+        answer = routes.get(request.path)
+        if isinstance(answer, str):
+            head = f"HTTP/1.1 302 Found\r\nLocation: {answer}\r\nContent-Length: 0\r\n\r\n"
+            conn.sendall(head.encode())
+        elif answer is None:
+            respond(b"not here", status="404 Not Found")(conn, request)
+        else:
+            kind = "application/rss+xml" if request.path.endswith(".xml") else "text/html"
+            respond(answer, content_type=kind)(conn, request)
+
+    return handle
+
+
+def _rss(links: Sequence[str]) -> bytes:
+    items = "".join(
+        f"<item><title>t{i}</title><link>{link}</link></item>" for i, link in enumerate(links)
+    )
+    return (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title>{items}</channel></rss>'
+    ).encode()
+
+
+def _rows_holding(dsn: str, text: str) -> dict[str, int]:
+    """Rows of every table of schema news whose text form contains text, by table."""
+    found = {}
+    with psycopg.connect(dsn) as conn:
+        tables = [
+            name
+            for (name,) in conn.execute(
+                "SELECT table_name FROM information_schema.tables"
+                " WHERE table_schema = 'news' AND table_type = 'BASE TABLE'"
+            )
+        ]
+        for table in tables:
+            query = f"SELECT count(*) FROM news.{table} AS r WHERE r::text LIKE %s"
+            row = conn.execute(query, (f"%{text}%",)).fetchone()
+            if row and row[0]:
+                found[table] = row[0]
+    return found
+
+
+def test_a_password_in_a_link_or_a_redirect_is_written_nowhere(
+    warehouse_dsn: str, settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    routes: dict[str, bytes | str] = {"/ok.html": PAGE, "/other.html": PAGE}
+    with RawServer(_site(routes)) as server:
+        netloc = f"127.0.0.1:{server.port}"
+        secret = f"http://reader:{PASSWORD}@{netloc}"
+        routes["/moved.html"] = f"{secret}/ok.html"
+        routes["/feed.xml"] = _rss(
+            [f"{secret}/other.html", f"http://{netloc}/moved.html", f"http://{netloc}/ok.html"]
+        )
+        registry = tmp_path / "feeds.yaml"
+        registry.write_text(f'feeds:\n  - name: creds\n    url: "http://{netloc}/feed.xml"\n')
+        [source] = pipeline.prepare(warehouse_dsn, registry)
+        run = pipeline.RunInfo.make(date(2022, 1, 23), "test")
+        counts = pipeline.fetch_feed(warehouse_dsn, settings, run, source)
+    assert counts.failures == {"bad_url": 2}
+    assert counts.fetched == 1
+    # The request was refused, not sent: the fetcher never passes credentials on.
+    assert all("authorization" not in r.headers for r in server.requests)
+    with psycopg.connect(warehouse_dsn) as conn:
+        logged = conn.execute(
+            "SELECT url, final_url, error FROM news.fetch_log WHERE error_class = 'bad_url'"
+            " ORDER BY attempt_id"
+        ).fetchall()
+    assert len(logged) == 2
+    assert all("user info" in error for _, _, error in logged)
+    assert _rows_holding(warehouse_dsn, PASSWORD) == {}
+    assert [r.getMessage() for r in caplog.records if PASSWORD in r.getMessage()] == []
+
+
+@pytest.mark.parametrize("scheme", ["https", "ftp"])
+def test_a_password_in_a_registry_url_is_refused_without_being_shown(
+    tmp_path: Path, scheme: str
+) -> None:
+    registry = tmp_path / "feeds.yaml"
+    url = f"{scheme}://reader:{PASSWORD}@feeds.example/x.xml"
+    registry.write_text(f'feeds:\n  - name: creds\n    url: "{url}"\n')
+    with pytest.raises(RegistryError, match="feed 'creds'") as refused:
+        load_registry(registry)
+    assert PASSWORD not in str(refused.value)
+
+
+def test_feed_links_with_unreadable_ports_are_bad_urls_and_the_rest_is_fetched(
+    warehouse_dsn: str, settings: Settings, tmp_path: Path
+) -> None:
+    # canonical_url and host_of raised ValueError on these, losing the whole feed.
+    routes: dict[str, bytes | str] = {"/ok.html": PAGE}
+    with RawServer(_site(routes)) as server:
+        netloc = f"127.0.0.1:{server.port}"
+        routes["/feed.xml"] = _rss(
+            ["http://127.0.0.1:99999/a", "http://127.0.0.1:x/b", f"http://{netloc}/ok.html"]
+        )
+        registry = tmp_path / "feeds.yaml"
+        registry.write_text(f'feeds:\n  - name: ports\n    url: "http://{netloc}/feed.xml"\n')
+        [source] = pipeline.prepare(warehouse_dsn, registry)
+        run = pipeline.RunInfo.make(date(2022, 1, 24), "test")
+        counts = pipeline.fetch_feed(warehouse_dsn, settings, run, source)
+    assert counts.failures == {"bad_url": 2}
+    assert counts.fetched == 1
+    assert server.hits("/ok.html") == 1

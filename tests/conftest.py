@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import hypothesis
 import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
@@ -23,6 +24,15 @@ TEST_SETTINGS = {
     "NEWSINGEST_READ_TIMEOUT": "2",
     "NEWSINGEST_TOTAL_TIMEOUT": "4",
 }
+
+# Property tests (tests/unit/test_properties_*.py) run the same examples on every machine, so
+# that CI is stable and a failure reproduces; no example database is written. Set
+# HYPOTHESIS_PROFILE=explore to search with fresh random examples (and remember failures).
+hypothesis.settings.register_profile(
+    "ci", derandomize=True, database=None, deadline=None, print_blob=True
+)
+hypothesis.settings.register_profile("explore", deadline=None)
+hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session")

@@ -70,7 +70,8 @@ def batch_boilerplate(
     """The line hashes of a batch that are boilerplate, whatever site they come from.
 
     Args:
-        docs: the batch.
+        docs: the batch in processing order (deduplication.processing_order): the
+            first holders of a line, in this order, are the ones examined.
         hashes: line hashes of each document (deduplication.line_hashes).
         stored: stored founders holding each line (lines absent: none).
         contexts: unrelated texts a line must stand beside to be boilerplate.

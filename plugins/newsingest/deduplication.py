@@ -454,7 +454,9 @@ def fingerprint_batch(docs: Iterable[DedupDoc], index: Index, settings: Settings
     Returns:
         Sampled shingles per doc id.
     """
-    batch = list(docs)
+    # Boilerplate is judged on the first holders of a line, grouped greedily: in
+    # processing order, as the DAG's clustering gives them, so that input order never matters.
+    batch = processing_order(docs)
     hashes = batch_line_hashes(batch)
     count_batch_lines(batch, index, hashes)
     index.boilerplate |= boilerplate.batch_boilerplate(

@@ -7,6 +7,7 @@ every request and redirect hop by the session of newsingest.transport.
 from __future__ import annotations
 
 import email.utils
+import http.client
 import logging
 import re
 import threading
@@ -445,8 +446,9 @@ class Fetcher:
             elif result.error_class in {"http_5xx", "http_429"}:
                 # A failing robots.txt means "not now" (RFC 9309 section 2.3.1.4).
                 rules = FetchError("robots_unavailable", f"robots.txt of {origin}: {result.error}")
-            elif result.error_class in {"timeout", "refused", "connection", "dns"}:
-                # The host itself is unreachable: say so, with the network error's class.
+            elif result.error_class in {"timeout", "refused", "connection", "dns", "truncated"}:
+                # The host itself is unreachable (or cut robots.txt off: its rules are not
+                # all known): say so, with the network error's class.
                 rules = FetchError(result.error_class, f"{origin} unreachable: {result.error}")
             else:
                 rules = None  # 4xx and the like: no rules, everything allowed
@@ -639,11 +641,19 @@ class Fetcher:
             error_class = "timeout" if "timed out" in str(exc).lower() else "connection"
             if "decod" in type(exc).__name__.lower() or "decod" in str(exc).lower():
                 error_class = "decode_error"
+            if _incomplete(exc):
+                # Fewer bytes than Content-Length, or chunks without the last one.
+                error_class = "truncated"
             message = f"{final}: {exc}"
             if deadline.expired:
                 error_class, message = "timeout", _late(final, deadline.seconds, exc)
             raise FetchError(
-                error_class, message, status=status, final_url=final, received=size
+                error_class,
+                message,
+                status=status,
+                final_url=final,
+                received=size,
+                retryable=error_class == "truncated",
             ) from exc
         if deadline.expired:
             # The deadline shut the socket down: the end of the stream is not the end of the body.
@@ -654,7 +664,30 @@ class Fetcher:
                 final_url=final,
                 received=size,
             )
+        if transport.stream_cut_off(raw):
+            encoding = response.headers.get("Content-Encoding", "")
+            raise FetchError(
+                "truncated",
+                f"{final}: the {encoding} body ends before its compressed stream does "
+                f"({raw.tell()} bytes received, {size} decoded): the connection was cut",
+                status=status,
+                final_url=final,
+                received=size,
+                retryable=True,
+            )
         return b"".join(chunks)
+
+
+def _incomplete(exc: BaseException) -> bool:
+    """Whether urllib3 raised because the body ended early (an IncompleteRead, wrapped or not)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, http.client.IncompleteRead) or any(
+            isinstance(arg, http.client.IncompleteRead) for arg in seen.args
+        ):
+            return True
+        seen = seen.__cause__
+    return False
 
 
 def _late(url: str, total: float, cause: object) -> str:

@@ -19,6 +19,7 @@ from newsingest import (
     verification,
     warehouse,
 )
+from newsingest.addresses import redacted
 from newsingest.charsets import decode_html
 from newsingest.downloads import Fetcher, FetchOutcome
 from newsingest.extraction import EXTRACTOR_VERSION, extract_page
@@ -254,7 +255,7 @@ def _fetch_pages(
         attempts.extend(result.attempts)
         if result.response is None:
             counts.fail(result.error_class or "connection")
-            LOGGER.warning("page %s: %s: %s", entry.url, result.error_class, result.error)
+            LOGGER.warning("page %s: %s: %s", redacted(entry.url), result.error_class, result.error)
             continue
         counts.fetched += 1
         pages.append(
@@ -284,7 +285,7 @@ def _refuse_long_url(
     attempts.append(
         FetchAttempt(target="page", url=url[:MAX_URL_BYTES], error_class="bad_url", error=error)
     )
-    LOGGER.warning("feed %s: page %s...: bad_url: %s", feed_name, url[:200], error)
+    LOGGER.warning("feed %s: page %s...: bad_url: %s", feed_name, redacted(url)[:200], error)
 
 
 def _fetch_feed(dsn: str, settings: Settings, run: RunInfo, source: FeedSource) -> FeedCounts:

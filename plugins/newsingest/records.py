@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
+from newsingest.addresses import redacted
+
 T = TypeVar("T")
 
 # PostgreSQL's text and jsonb refuse NUL and lone surrogates (Python strings can hold both:
@@ -60,7 +62,11 @@ class FeedEntry:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FetchAttempt:
-    """One HTTP request as the fetch log records it."""
+    """One HTTP request as the fetch log records it.
+
+    Its URLs are kept without user info: a feed link or a redirect may carry
+    a password, which the fetcher refuses to send and the log must not keep.
+    """
 
     target: str  # "feed", "page" or "robots"
     url: str
@@ -71,6 +77,11 @@ class FetchAttempt:
     attempt: int = 1
     error_class: str | None = None
     error: str = ""
+
+    def __post_init__(self) -> None:
+        # Frozen: the redacted URLs are set the way dataclasses set fields.
+        object.__setattr__(self, "url", redacted(self.url))
+        object.__setattr__(self, "final_url", redacted(self.final_url))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

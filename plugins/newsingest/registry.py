@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from newsingest.addresses import redacted
 from newsingest.records import FeedSource
 
 LOGGER = logging.getLogger(__name__)
@@ -92,7 +93,10 @@ def parse_registry(
         seen.add(name)
         url = str(raw.get("url", ""))
         if not url.startswith(("http://", "https://")):
-            raise RegistryError(f"{where}: url must be http(s), got {url!r}")
+            raise RegistryError(f"{where}: url must be http(s), got {redacted(url)!r}")
+        if redacted(url) != url:
+            # The fetcher never sends credentials (it refuses every URL with user info).
+            raise RegistryError(f"{where}: url {redacted(url)!r} carries user info; remove it")
         kind = str(raw.get("kind", "auto"))
         if kind not in FEED_KINDS:
             raise RegistryError(f"{where}: kind {kind!r} not in {sorted(FEED_KINDS)}")

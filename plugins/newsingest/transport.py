@@ -30,7 +30,15 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.poolmanager import PoolKey, PoolManager, _default_key_normalizer
-from urllib3.response import HTTPResponse
+from urllib3.response import (
+    BrotliDecoder,
+    ContentDecoder,
+    DeflateDecoder,
+    GzipDecoder,
+    GzipDecoderState,
+    HTTPResponse,
+    MultiDecoder,
+)
 from urllib3.util.connection import create_connection
 
 from newsingest.addresses import AddressGuard
@@ -242,6 +250,35 @@ class GuardedAdapter(requests.adapters.HTTPAdapter):
             pool_kwargs={**tls, PINNED: destination.addresses},
         )
         return pool
+
+
+def stream_cut_off(response: HTTPResponse) -> bool:
+    """Whether a body read to its end stopped short of its content coding's end marker.
+
+    urllib3 decodes gzip, deflate and brotli as the bytes arrive, and a
+    decompressor fed half a stream hands out half the text without an error:
+    a connection closed mid-stream (with a Content-Length of the bytes sent,
+    or none) reads as a shorter, complete page. Only its decoders know; they
+    are asked through their (private) state, which the truncation tests of
+    tests/integration/test_fetch_hostile.py pin for every coding accepted.
+    """
+    decoder = response._decoder
+    # No body at all (an empty answer labelled gzip) was not cut: there is nothing to decode.
+    return decoder is not None and response.tell() > 0 and _unfinished(decoder)
+
+
+def _unfinished(decoder: ContentDecoder) -> bool:
+    """Whether a urllib3 content decoder has not seen the end of its stream."""
+    if isinstance(decoder, MultiDecoder):
+        return any(_unfinished(part) for part in decoder._decoders)
+    if isinstance(decoder, GzipDecoder):
+        # After a complete member, urllib3 drops bytes that do not decode (trailing garbage).
+        return decoder._state != GzipDecoderState.SWALLOW_DATA and not decoder._obj.eof
+    if isinstance(decoder, DeflateDecoder):
+        return not decoder._obj.eof
+    if isinstance(decoder, BrotliDecoder):
+        return not decoder._obj.is_finished()
+    return False  # a coding the fetcher does not ask for, and urllib3 may decode: no way to tell
 
 
 def guarded_session(guard: AddressGuard, *, pool_size: int) -> requests.Session:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import gzip
+import logging
 import socket
 import threading
 import time
@@ -30,6 +31,7 @@ from newsingest import pipeline
 from newsingest.demo.server import serve
 from newsingest.downloads import Fetcher, FetchOutcome
 from newsingest.records import FeedSource
+from newsingest.registry import RegistryError, load_registry
 from newsingest.settings import Settings
 from tests.integration.hostile import RawServer, Request, drip, respond
 
@@ -357,15 +359,27 @@ def test_the_deadline_covers_every_redirect_hop(quick: Settings) -> None:
 # -- lying servers ----------------------------------------------------------
 
 
-def test_content_length_longer_than_the_body_is_a_connection_error(quick: Settings) -> None:
+def test_content_length_longer_than_the_body_is_truncated(quick: Settings) -> None:
     def short(conn: socket.socket, request: Request) -> None:
         respond(PAGE, length=len(PAGE) + 500, headers={"Connection": "close"})(conn, request)
         conn.shutdown(socket.SHUT_RDWR)
 
     with RawServer(short) as server:
         outcome = fetch(quick, server.base_url + "/")
-    assert outcome.error_class == "connection"
+    assert outcome.error_class == "truncated"
     assert "IncompleteRead" in outcome.error or "incomplete" in outcome.error.lower()
+    assert outcome.attempts[-1].error_class == "truncated"
+
+
+def test_a_chunked_body_without_its_last_chunk_is_truncated(quick: Settings) -> None:
+    def cut(conn: socket.socket, request: Request) -> None:
+        head = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n"
+        conn.sendall(head.encode() + b"%x\r\n" % len(PAGE) + PAGE + b"\r\n")  # no "0" chunk
+        conn.shutdown(socket.SHUT_RDWR)
+
+    with RawServer(cut) as server:
+        outcome = fetch(quick, server.base_url + "/")
+    assert outcome.error_class == "truncated"
 
 
 def test_content_length_shorter_than_the_body_poisons_no_later_response(quick: Settings) -> None:
@@ -515,6 +529,161 @@ def test_broken_compressed_bodies_are_decode_errors(quick: Settings, encoding: s
     assert outcome.error_class == "decode_error"
 
 
+# A page long enough that its compressed form arrives in several reads and decodes in
+# several steps (urllib3 decodes at most a chunk at a time).
+LONG_PAGE = (
+    b"<html><body>"
+    + b"".join(
+        b"<p>Paragraph %d of the council's report on the harbour.</p>" % n for n in range(6000)
+    )
+    + b"</body></html>"
+)
+ENCODINGS: dict[str, Callable[[bytes], bytes]] = {
+    "gzip": gzip.compress,
+    "deflate": zlib.compress,
+    "deflate-raw": _deflate_raw,
+    "br": brotli.compress,
+    "gzip, gzip": lambda data: gzip.compress(gzip.compress(data)),
+    "gzip, br": lambda data: brotli.compress(gzip.compress(data)),
+}
+
+
+def _framed(body: bytes, encoding: str, framing: str) -> Callable[[socket.socket, Request], None]:
+    """A handler sending body with Content-Encoding, then closing the connection.
+
+    framing: "length" (a Content-Length of exactly these bytes), "close" (none: the
+    end of the connection ends the body) or "chunked" (complete chunked framing).
+    """
+    header = "deflate" if encoding == "deflate-raw" else encoding
+
+    def handle(conn: socket.socket, request: Request) -> None:
+        lines = ["HTTP/1.1 200 OK", "Content-Type: text/html", f"Content-Encoding: {header}"]
+        payload = body
+        if framing == "length":
+            lines.append(f"Content-Length: {len(body)}")
+        elif framing == "chunked":
+            lines.append("Transfer-Encoding: chunked")
+            payload = (
+                b"".join(
+                    b"%x\r\n%s\r\n" % (len(body[i : i + 4096]), body[i : i + 4096])
+                    for i in range(0, len(body), 4096)
+                )
+                + b"0\r\n\r\n"
+            )
+        lines.append("Connection: close")
+        conn.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + payload)
+        conn.shutdown(socket.SHUT_RDWR)
+
+    return handle
+
+
+@pytest.mark.parametrize("framing", ["length", "close", "chunked"])
+@pytest.mark.parametrize("encoding", list(ENCODINGS))
+def test_complete_compressed_pages_are_accepted(
+    quick: Settings, encoding: str, framing: str
+) -> None:
+    outcome = _fetch_framed(quick, ENCODINGS[encoding](LONG_PAGE), encoding, framing)
+    assert outcome.ok and outcome.response is not None, outcome.error
+    assert outcome.response.body == LONG_PAGE
+
+
+def test_bytes_after_a_whole_gzip_member_are_ignored_as_before(quick: Settings) -> None:
+    # urllib3 drops what does not decode after a complete member, as other gzip clients do.
+    outcome = _fetch_framed(quick, gzip.compress(LONG_PAGE) + b"\x00junk\r\n", "gzip", "length")
+    assert outcome.ok and outcome.response is not None
+    assert outcome.response.body == LONG_PAGE
+
+
+def test_a_gzip_body_of_several_members_is_accepted_whole(quick: Settings) -> None:
+    body = gzip.compress(LONG_PAGE[:1000]) + gzip.compress(LONG_PAGE[1000:])
+    outcome = _fetch_framed(quick, body, "gzip", "length")
+    assert outcome.ok and outcome.response is not None
+    assert outcome.response.body == LONG_PAGE
+
+
+@pytest.mark.parametrize("framing", ["length", "close", "chunked"])
+@pytest.mark.parametrize("cut", ["half", "trailer"])
+@pytest.mark.parametrize("encoding", list(ENCODINGS))
+def test_a_compressed_body_cut_off_mid_stream_is_truncated(
+    quick: Settings, encoding: str, cut: str, framing: str
+) -> None:
+    # The HTTP framing is consistent (or absent): only the compressed stream shows the cut.
+    # zlib and brotli hand out what they decoded so far without an error.
+    whole = ENCODINGS[encoding](LONG_PAGE)
+    body = whole[: len(whole) // 2] if cut == "half" else whole[:-4]
+    outcome = _fetch_framed(quick, body, encoding, framing)
+    assert outcome.error_class == "truncated", (outcome.error_class, outcome.error)
+    assert outcome.response is None
+    assert ("deflate" if encoding == "deflate-raw" else encoding) in outcome.error
+
+
+@pytest.mark.parametrize("framing", ["length", "close", "chunked"])
+def test_a_gzip_body_cut_off_in_its_second_member_is_truncated(
+    quick: Settings, framing: str
+) -> None:
+    second = gzip.compress(LONG_PAGE)
+    outcome = _fetch_framed(
+        quick, gzip.compress(PAGE) + second[: len(second) // 2], "gzip", framing
+    )
+    assert outcome.error_class == "truncated"
+
+
+def _fetch_framed(settings: Settings, body: bytes, encoding: str, framing: str) -> FetchOutcome:
+    with RawServer(_framed(body, encoding, framing)) as server:
+        return fetch(settings.replace(read_timeout=5, total_timeout=10), server.base_url + "/")
+
+
+def test_a_truncated_page_or_feed_is_recorded_and_nothing_is_staged_from_it(
+    warehouse_dsn: str, settings: Settings, tmp_path: Path
+) -> None:
+    cut_page = gzip.compress(PAGE)[:-10]
+    whole_feed = gzip.compress(_rss(["/ok.html", "/cut.html"]))
+
+    def handle(conn: socket.socket, request: Request) -> None:
+        gzipped = {"Content-Encoding": "gzip"}
+        if request.path in {"/feed.xml", "/cut-feed.xml"}:
+            body = whole_feed if request.path == "/feed.xml" else whole_feed[: len(whole_feed) // 2]
+            respond(body, content_type="application/rss+xml", headers=gzipped)(conn, request)
+        elif request.path in {"/ok.html", "/cut.html"}:
+            body = gzip.compress(PAGE) if request.path == "/ok.html" else cut_page
+            respond(body, headers=gzipped)(conn, request)
+        else:
+            respond(b"not here", status="404 Not Found")(conn, request)
+
+    with RawServer(handle) as server:
+        registry = tmp_path / "feeds.yaml"
+        registry.write_text(
+            f'feeds:\n  - name: whole\n    url: "{server.base_url}/feed.xml"\n'
+            f'  - name: cut\n    url: "{server.base_url}/cut-feed.xml"\n'
+        )
+        whole, cut_feed = pipeline.prepare(warehouse_dsn, registry)
+        run = pipeline.RunInfo.make(date(2022, 1, 25), "test")
+        counts = pipeline.fetch_feed(warehouse_dsn, settings, run, whole)
+        cut_counts = pipeline.fetch_feed(warehouse_dsn, settings, run, cut_feed)
+    assert counts.failures == {"truncated": 1}
+    assert counts.fetched == 1
+    assert cut_counts.feed_failed and cut_counts.failures == {"truncated": 1}
+    with psycopg.connect(warehouse_dsn) as conn:
+        staged = conn.execute("SELECT requested_url FROM news.raw_pages").fetchall()
+        logged = conn.execute(
+            "SELECT url, error_class FROM news.fetch_log WHERE target <> 'robots' ORDER BY url"
+        ).fetchall()
+        state = conn.execute(
+            "SELECT last_error_class FROM news.feed_state WHERE feed_name = 'cut'"
+        ).fetchone()
+    assert staged == [(f"{server.base_url}/ok.html",)]
+    # A cut is retried (the next answer may be whole), and each attempt is recorded.
+    attempts = settings.retries + 1
+    base = server.base_url
+    assert logged == [
+        *[(f"{base}/cut-feed.xml", "truncated")] * attempts,
+        *[(f"{base}/cut.html", "truncated")] * attempts,
+        (f"{base}/feed.xml", None),
+        (f"{base}/ok.html", None),
+    ]
+    assert state == ("truncated",)
+
+
 def test_a_chain_of_many_encodings_is_refused(quick: Settings) -> None:
     body = PAGE
     for _ in range(6):
@@ -524,3 +693,137 @@ def test_a_chain_of_many_encodings_is_refused(quick: Settings) -> None:
         outcome = fetch(quick, server.base_url + "/")
     assert outcome.error_class in {"decode_error", "connection"}
     assert not outcome.ok
+
+
+# -- credentials in URLs (issue 11) -------------------------------------------
+
+PASSWORD = "s3cr3t-pw"
+
+
+def _site(routes: dict[str, bytes | str]) -> Callable[[socket.socket, Request], None]:
+    """A handler serving an RSS feed, pages, and redirects (a str value: its Location)."""
+
+    def handle(conn: socket.socket, request: Request) -> None:
+        answer = routes.get(request.path)
+        if isinstance(answer, str):
+            head = f"HTTP/1.1 302 Found\r\nLocation: {answer}\r\nContent-Length: 0\r\n\r\n"
+            conn.sendall(head.encode())
+        elif answer is None:
+            respond(b"not here", status="404 Not Found")(conn, request)
+        else:
+            kind = "application/rss+xml" if request.path.endswith(".xml") else "text/html"
+            respond(answer, content_type=kind)(conn, request)
+
+    return handle
+
+
+def _rss(links: Sequence[str]) -> bytes:
+    items = "".join(
+        f"<item><title>t{i}</title><link>{link}</link></item>" for i, link in enumerate(links)
+    )
+    return (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title>{items}</channel></rss>'
+    ).encode()
+
+
+def _rows_holding(dsn: str, text: str) -> dict[str, int]:
+    """Rows of every table of schema news whose text form contains text, by table."""
+    found = {}
+    with psycopg.connect(dsn) as conn:
+        tables = [
+            name
+            for (name,) in conn.execute(
+                "SELECT table_name FROM information_schema.tables"
+                " WHERE table_schema = 'news' AND table_type = 'BASE TABLE'"
+            )
+        ]
+        for table in tables:
+            query = f"SELECT count(*) FROM news.{table} AS r WHERE r::text LIKE %s"
+            row = conn.execute(query, (f"%{text}%",)).fetchone()
+            if row and row[0]:
+                found[table] = row[0]
+    return found
+
+
+def test_a_password_in_a_link_or_a_redirect_is_written_nowhere(
+    warehouse_dsn: str, settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    routes: dict[str, bytes | str] = {"/ok.html": PAGE, "/other.html": PAGE}
+    with RawServer(_site(routes)) as server:
+        netloc = f"127.0.0.1:{server.port}"
+        secret = f"http://reader:{PASSWORD}@{netloc}"
+        routes["/moved.html"] = f"{secret}/ok.html"
+        routes["/feed.xml"] = _rss(
+            [f"{secret}/other.html", f"http://{netloc}/moved.html", f"http://{netloc}/ok.html"]
+        )
+        registry = tmp_path / "feeds.yaml"
+        registry.write_text(f'feeds:\n  - name: creds\n    url: "http://{netloc}/feed.xml"\n')
+        [source] = pipeline.prepare(warehouse_dsn, registry)
+        run = pipeline.RunInfo.make(date(2022, 1, 23), "test")
+        counts = pipeline.fetch_feed(warehouse_dsn, settings, run, source)
+    assert counts.failures == {"bad_url": 2}
+    assert counts.fetched == 1
+    # The request was refused, not sent: the fetcher never passes credentials on.
+    assert all("authorization" not in r.headers for r in server.requests)
+    with psycopg.connect(warehouse_dsn) as conn:
+        logged = conn.execute(
+            "SELECT url, final_url, error FROM news.fetch_log WHERE error_class = 'bad_url'"
+            " ORDER BY attempt_id"
+        ).fetchall()
+    assert len(logged) == 2
+    assert all("user info" in error for _, _, error in logged)
+    assert _rows_holding(warehouse_dsn, PASSWORD) == {}
+    assert [r.getMessage() for r in caplog.records if PASSWORD in r.getMessage()] == []
+
+
+@pytest.mark.parametrize("scheme", ["https", "ftp"])
+def test_a_password_in_a_registry_url_is_refused_without_being_shown(
+    tmp_path: Path, scheme: str
+) -> None:
+    registry = tmp_path / "feeds.yaml"
+    url = f"{scheme}://reader:{PASSWORD}@feeds.example/x.xml"
+    registry.write_text(f'feeds:\n  - name: creds\n    url: "{url}"\n')
+    with pytest.raises(RegistryError, match="feed 'creds'") as refused:
+        load_registry(registry)
+    assert PASSWORD not in str(refused.value)
+
+
+def test_feed_links_with_unreadable_ports_are_bad_urls_and_the_rest_is_fetched(
+    warehouse_dsn: str, settings: Settings, tmp_path: Path
+) -> None:
+    # canonical_url and host_of raised ValueError on these, losing the whole feed.
+    routes: dict[str, bytes | str] = {"/ok.html": PAGE}
+    with RawServer(_site(routes)) as server:
+        netloc = f"127.0.0.1:{server.port}"
+        routes["/feed.xml"] = _rss(
+            ["http://127.0.0.1:99999/a", "http://127.0.0.1:x/b", f"http://{netloc}/ok.html"]
+        )
+        registry = tmp_path / "feeds.yaml"
+        registry.write_text(f'feeds:\n  - name: ports\n    url: "http://{netloc}/feed.xml"\n')
+        [source] = pipeline.prepare(warehouse_dsn, registry)
+        run = pipeline.RunInfo.make(date(2022, 1, 24), "test")
+        counts = pipeline.fetch_feed(warehouse_dsn, settings, run, source)
+    assert counts.failures == {"bad_url": 2}
+    assert counts.fetched == 1
+    assert server.hits("/ok.html") == 1
+
+
+def test_a_truncated_robots_txt_allows_nothing(settings: Settings) -> None:
+    # Half of robots.txt may lack the very rule that forbids the page (RFC 9309 2.3.1.4:
+    # an unreachable robots.txt means full disallow).
+    robots = gzip.compress(b"User-agent: *\nAllow: /\n" * 200 + b"Disallow: /private/\n")
+
+    def handle(conn: socket.socket, request: Request) -> None:
+        if request.path == "/robots.txt":
+            headers = {"Content-Encoding": "gzip"}
+            respond(robots[: len(robots) // 2], content_type="text/plain", headers=headers)(
+                conn, request
+            )
+        else:
+            respond(PAGE)(conn, request)
+
+    with RawServer(handle) as server, Fetcher(settings.replace(retries=0)) as client:
+        outcome = client.fetch(server.base_url + "/private/page.html")
+    assert outcome.error_class == "truncated"
+    assert server.hits("/private/") == 0

@@ -106,3 +106,27 @@ def test_concurrent_migrate_applies_once(empty_database: str) -> None:
         thread.join()
     assert errors == []
     assert sorted(len(r) for r in results) == [0, 0, len(migrations.discover())]
+
+
+def test_fetch_log_rows_logged_before_0014_lose_their_user_info(
+    empty_database: str, tmp_path: Path
+) -> None:
+    before = tmp_path / "sql"
+    before.mkdir()
+    for migration in discover():
+        if migration.version < 14:
+            shutil.copy(SQL_DIR / migration.name, before / migration.name)
+    with psycopg.connect(empty_database) as conn:
+        migrate(conn, before)
+        conn.execute(
+            "INSERT INTO news.fetch_log (run_key, feed_name, target, url, final_url)"
+            " VALUES ('r', 'f', 'page', 'http://reader:pw@a.example/x', ''),"
+            "        ('r', 'f', 'page', 'https://a.example/y', 'http://u:pw@b.example/z?q=@')"
+        )
+        conn.commit()
+        migrate(conn)
+        rows = conn.execute("SELECT url, final_url FROM news.fetch_log ORDER BY url").fetchall()
+    assert rows == [
+        ("http://***@a.example/x", ""),
+        ("https://a.example/y", "http://***@b.example/z?q=@"),
+    ]

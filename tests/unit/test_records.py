@@ -60,3 +60,12 @@ def test_bytes_do_not_travel_as_json() -> None:
     assert pickle.loads(pickle.dumps(page)) == page
     with pytest.raises(TypeError, match="bytes"):
         to_json(page)
+
+
+def test_a_fetch_attempt_keeps_no_user_info() -> None:
+    attempt = FetchAttempt(
+        target="page", url="http://reader:pw@a.example/x", final_url="https://u:pw@b.example/"
+    )
+    assert (attempt.url, attempt.final_url) == ("http://***@a.example/x", "https://***@b.example/")
+    assert pickle.loads(pickle.dumps(attempt)) == attempt
+    assert from_json(FetchAttempt, json.loads(json.dumps(to_json(attempt)))) == attempt

@@ -66,7 +66,28 @@ def canonical_url(url: str) -> str:
     query = urlencode(
         sorted((k, v) for k, v in parse_qsl(parts.query) if k.lower() not in VARIANT_PARAMS)
     )
-    return urlunsplit((parts.scheme.lower(), netloc, _without_amp(parts.path) or "/", query, ""))
+    path = _without_amp(_without_dot_segments(parts.path)) or "/"
+    return urlunsplit((parts.scheme.lower(), netloc, path, query, ""))
+
+
+def _without_dot_segments(path: str) -> str:
+    """The path with its "." and ".." segments resolved (RFC 3986, 5.2.4).
+
+    urllib3 resolves them before it sends a request, so "/x/../a" and "/a"
+    fetch the same page and must share its key.
+    """
+    segments = path.split("/")
+    if "." not in segments and ".." not in segments:
+        return path
+    kept: list[str] = []
+    for segment in segments[1:]:
+        if segment == "..":
+            if kept:
+                kept.pop()
+        elif segment != ".":
+            kept.append(segment)
+    # "/a/b/.." is the folder "/a/".
+    return "/" + "/".join(kept) + ("/" if segments[-1] in (".", "..") else "")
 
 
 def _without_amp(path: str) -> str:

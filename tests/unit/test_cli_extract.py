@@ -129,11 +129,12 @@ def test_hostile_text_and_urls_in_json_lines_still_give_a_record(tmp_path: Path)
     source = tmp_path / "pages.jsonl"
     lines = [
         {"id": "surrogate", "html": html.replace("</p>", "\ud800</p>", 1)},
+        {"id": "bad-port", "url": "http://news.example:99999/a", "html": html},
         {"id": "not-a-url", "url": "::::", "html": html},
     ]
     source.write_text("\n".join(json.dumps(line) for line in lines) + "\n", encoding="utf-8")
     out = tmp_path / "out.jsonl"
     assert main(["extract", "--jsonl", str(source), "--output", str(out)]) == 0
     rows = read_lines(out)
-    assert [row["id"] for row in rows] == ["surrogate", "not-a-url"]
+    assert [row["id"] for row in rows] == ["surrogate", "bad-port", "not-a-url"]
     assert all(row["skipped_reason"] is None and row["body"] for row in rows)

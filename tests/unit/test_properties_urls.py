@@ -84,6 +84,10 @@ def variant(draw: st.DrawFn, article: Article) -> str:
         segments.insert(draw(st.integers(0, len(segments))), "amp")
     elif amp == "suffix":
         segments[-1] += ".amp"
+    # Dot segments, which the HTTP client resolves before it asks: "/./a" and "/x/../a".
+    for _ in range(draw(st.integers(0, 2))):
+        at = draw(st.integers(0, len(segments) - 1))
+        segments[at:at] = draw(st.sampled_from([["."], ["x", ".."], ["a", "b", "..", ".."]]))
     path = "/" + "/".join(segments) + "/" * draw(st.integers(0, 2))
     params = [(k, quote(v, safe="")) for k, v in article.query]
     tag = st.text(LOWER, min_size=1, max_size=6)

@@ -19,6 +19,11 @@ from newsingest.urls import canonical_url, host_of
         ("https://example.com/x?outputType=amp", "https://example.com/x"),
         ("http://127.0.0.1:8080/a/y.html?utm_medium=feed", "http://127.0.0.1:8080/a/y.html"),
         ("https://m.io/story", "https://m.io/story"),
+        # Dot segments, as the HTTP client resolves them before it sends the request.
+        ("https://example.com/x/../news/./story", "https://example.com/news/story"),
+        ("https://example.com/news/a/..", "https://example.com/news"),
+        ("https://example.com/../../story", "https://example.com/story"),
+        ("https://example.com/news/..story", "https://example.com/news/..story"),
     ],
 )
 def test_canonical_url(url: str, expected: str) -> None:

@@ -209,6 +209,27 @@ def test_a_title_of_ten_thousand_characters_is_cut_at_a_word(
     assert stored.removesuffix(" …").split(" ")[-1] in title.split(" ")
 
 
+def test_fifty_variants_of_one_article_are_fetched_and_loaded_once(
+    warehouse_dsn: str, settings: Settings, site: StaticSite, tmp_path: Path
+) -> None:
+    story = site.put("/news/ferry", "text/html", article_page("lakeshorecourier_2024_03_14"))
+    base, path = site.base_url, "/news/ferry"
+    variants = (
+        [f"{base}{path}?utm_source=feed{i}&utm_medium=rss" for i in range(15)]
+        + [f"{base}{path}#section-{i}" for i in range(10)]
+        + [f"{base}/x{i}/..{path}" for i in range(10)]
+        + [f"{base}{path}?gclid={i}&utm_campaign=c{i}" for i in range(8)]
+        + [f"{base}{path}/", f"{base}{path}//", f"{base}/.{path}", f"{base}{path}?fbclid=x"]
+        + [f"{base.upper()}{path}", f"{base}{path}.amp", f"{base}/amp{path}"]
+    )
+    assert len(set(variants)) == 50
+    items = [(f"Ferry {i}", url.replace("&", "&amp;"), PUB1) for i, url in enumerate(variants)]
+    feed = site.put("/feed.xml", "application/rss+xml", rss(items))
+    pipeline.run_all(warehouse_dsn, settings, DAY1, registry(tmp_path, ("courier", feed)))
+    assert rows(warehouse_dsn, "SELECT canonical_url FROM news.articles") == [(story,)]
+    assert site.hits.get(path, 0) == 1
+
+
 @pytest.mark.parametrize(
     "absurd",
     ["9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+14:00", "99999-01-01", "2022-13-45"],

@@ -149,10 +149,8 @@ def extract_page(
     Returns:
         The article; skipped_reason is set when it must not be loaded.
     """
-    html, _ = decode_html(page.body, page.charset)
-    url = page.final_url or page.url
     skeleton = Article(
-        url=url,
+        url=page.final_url or page.url,
         canonical_url=page.url,
         feed_name=page.feed_name,
         outlet=outlet,
@@ -160,15 +158,22 @@ def extract_page(
         extractor_version=EXTRACTOR_VERSION,
     )
     try:
-        tree = load_html(html)
-        if tree is None:
-            return replace(skeleton, skipped_reason="empty_body")
-        page_published = _page_published(html)
-        document = page_metadata(tree, url, dated=page_published is not None)
-        choice = choose_body(html, tree, url)
-    except Exception as exc:  # trafilatura raises many internal types on odd markup
-        LOGGER.warning("extraction failed for %s: %s", page.url, exc)
+        return _extracted(page, skeleton, settings, language)
+    except Exception as exc:  # trafilatura and lxml raise many internal types on odd markup
+        LOGGER.warning("extraction failed for %s: %s: %s", page.url, type(exc).__name__, exc)
         return replace(skeleton, skipped_reason=f"extraction_error: {type(exc).__name__}")
+
+
+def _extracted(page: FetchedPage, skeleton: Article, settings: Settings, language: str) -> Article:
+    """The article of a page (see extract_page), filling in the skeleton; may raise."""
+    html, _ = decode_html(page.body, page.charset)
+    url = skeleton.url
+    tree = load_html(html)
+    if tree is None:
+        return replace(skeleton, skipped_reason="empty_body")
+    page_published = _page_published(html)
+    document = page_metadata(tree, url, dated=page_published is not None)
+    choice = choose_body(html, tree, url)
     if not choice.candidate.blocks:
         return replace(skeleton, skipped_reason="empty_body")
     title = _bounded(

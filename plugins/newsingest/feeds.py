@@ -97,17 +97,31 @@ def _entry(
     summary: object = "",
     author: object = "",
 ) -> FeedEntry:
-    """A feed entry from what a document gave, every text storable (no NUL, no lone surrogate)."""
+    """A feed entry from what a document gave, every text storable (no NUL, no lone surrogate).
+
+    A value that is not text (a JSON Feed title given as an object) is left out.
+    """
+    try:
+        url = urljoin(base_url, link)
+    except ValueError:  # an unreadable IPv6 bracket: kept as written, the fetcher refuses it
+        url = link
     return FeedEntry(
         feed_name=source.name,
-        url=storable(urljoin(base_url, link)),
-        title=storable(str(title or "")).strip(),
+        url=storable(url),
+        title=_text(title).strip(),
         published_at=published_at,
         updated_at=updated_at,
-        guid=storable(str(guid or "")),
-        summary=storable(str(summary or ""))[:2000],
-        author=storable(str(author or "")),
+        guid=_text(guid),
+        summary=_text(summary)[:2000],
+        author=_text(author),
     )
+
+
+def _text(value: object) -> str:
+    """A storable string of a feed's value: text and numbers as written, anything else empty."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return ""
+    return storable(str(value))
 
 
 def _parse_xml_feed(
@@ -158,12 +172,17 @@ def _parse_json_feed(body: bytes, source: FeedSource, base_url: str) -> ParsedFe
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise FeedParseError(f"malformed JSON feed: {exc}") from exc
+    except RecursionError as exc:
+        raise FeedParseError("malformed JSON feed: nested too deeply to read") from exc
     if not isinstance(document, dict) or not str(document.get("version", "")).startswith(
         "https://jsonfeed.org/version/"
     ):
         raise FeedParseError("JSON document is not a JSON Feed (no jsonfeed.org version)")
+    items = document.get("items") or []
+    if not isinstance(items, list):
+        raise FeedParseError(f"JSON Feed items is a {type(items).__name__}, not a list")
     entries: list[FeedEntry] = []
-    for item in document.get("items") or []:
+    for item in items:
         if not isinstance(item, dict):
             continue
         link = item.get("url") or item.get("external_url") or ""

@@ -303,30 +303,30 @@ def _fetch_feed(dsn: str, settings: Settings, run: RunInfo, source: FeedSource) 
             outcome, parsed, discovered = _fetch_document(
                 fetcher, source, _conditional_headers(state, rerun=rerun), state, attempts
             )
+            if outcome.response is None:
+                error = (outcome.error_class or "connection", outcome.error)
+            if error is None and parsed is None:
+                counts.not_modified = 1
+            if parsed is not None:
+                _expand_sitemaps(fetcher, source, parsed, counts, attempts)
+                entries = _select(parsed.entries, source, settings, run.cutoff)
+                counts.entries = len(entries)
+                pages = _fetch_pages(
+                    fetcher,
+                    dsn=dsn,
+                    run=run,
+                    source=source,
+                    entries=entries,
+                    counts=counts,
+                    attempts=attempts,
+                )
         except FeedParseError as exc:
             error = ("parse_error", str(exc))
-            attempts.append(
-                FetchAttempt(
-                    target="feed", url=source.url, error_class="parse_error", error=str(exc)[:500]
-                )
-            )
-        if error is None and outcome.response is None:
-            error = (outcome.error_class or "connection", outcome.error)
-        if error is None and parsed is None:
-            counts.not_modified = 1
-        if parsed is not None:
-            _expand_sitemaps(fetcher, source, parsed, counts, attempts)
-            entries = _select(parsed.entries, source, settings, run.cutoff)
-            counts.entries = len(entries)
-            pages = _fetch_pages(
-                fetcher,
-                dsn=dsn,
-                run=run,
-                source=source,
-                entries=entries,
-                counts=counts,
-                attempts=attempts,
-            )
+            attempts.append(_feed_attempt(source, *error))
+        except Exception as exc:  # a bug or an unforeseen input must not cost the other feeds
+            LOGGER.exception("feed %s: unexpected %s", source.name, type(exc).__name__)
+            error, parsed, pages = ("internal_error", f"{type(exc).__name__}: {exc}"), None, []
+            attempts.append(_feed_attempt(source, *error))
     if error is not None:
         counts.feed_failed = True
         counts.fail(error[0])
@@ -351,6 +351,11 @@ def _fetch_feed(dsn: str, settings: Settings, run: RunInfo, source: FeedSource) 
         warehouse.record_fetch_counts(conn, run.run_key, run.logical_date, run.dag_run_id, counts)
     LOGGER.info("%s", feed_summary_line(counts))
     return counts
+
+
+def _feed_attempt(source: FeedSource, error_class: str, error: str) -> FetchAttempt:
+    """The fetch-log row of a feed whose document could not be used."""
+    return FetchAttempt(target="feed", url=source.url, error_class=error_class, error=error[:500])
 
 
 def feed_summary_line(counts: FeedCounts) -> str:

@@ -230,6 +230,57 @@ def test_fifty_variants_of_one_article_are_fetched_and_loaded_once(
     assert site.hits.get(path, 0) == 1
 
 
+def test_a_json_feed_nested_too_deeply_is_a_parse_error_not_a_crash(
+    warehouse_dsn: str, settings: Settings, site: StaticSite, tmp_path: Path
+) -> None:
+    deep = site.put("/deep.json", "application/feed+json", "[" * 100_000 + "]" * 100_000)
+    other = site.put("/news/post", "text/html", article_page("northgatepost_2024_07_01"))
+    calm = site.put("/feed.xml", "application/rss+xml", rss([("Post", other, PUB1)]))
+    pipeline.run_all(
+        warehouse_dsn, settings, DAY1, registry(tmp_path, ("deep", deep), ("calm", calm))
+    )
+    assert rows(warehouse_dsn, "SELECT url FROM news.articles") == [(other,)]
+    assert rows(
+        warehouse_dsn,
+        "SELECT error_class FROM news.fetch_log "
+        "WHERE feed_name = 'deep' AND target = 'feed' AND error_class IS NOT NULL",
+    ) == [("parse_error",)]
+
+
+def test_an_unforeseen_error_in_one_feed_costs_only_that_feed(
+    warehouse_dsn: str,
+    settings: Settings,
+    site: StaticSite,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A fault injected into the feed parser, standing for a bug no test has found yet.
+    parse = pipeline.parse_feed
+
+    def parse_or_fail(body: bytes, **kwargs: Any) -> Any:
+        if b"Broken" in body:
+            raise RuntimeError("parser bug")
+        return parse(body, **kwargs)
+
+    monkeypatch.setattr(pipeline, "parse_feed", parse_or_fail)
+    story = site.put("/news/ferry", "text/html", article_page("lakeshorecourier_2024_03_14"))
+    other = site.put("/news/post", "text/html", article_page("northgatepost_2024_07_01"))
+    broken = site.put("/broken.xml", "application/rss+xml", rss([("Broken", story, PUB1)]))
+    calm = site.put("/feed.xml", "application/rss+xml", rss([("Post", other, PUB1)]))
+    pipeline.run_all(
+        warehouse_dsn, settings, DAY1, registry(tmp_path, ("broken", broken), ("calm", calm))
+    )
+    assert rows(warehouse_dsn, "SELECT url FROM news.articles") == [(other,)]
+    assert rows(
+        warehouse_dsn,
+        "SELECT error_class, error FROM news.fetch_log "
+        "WHERE feed_name = 'broken' AND target = 'feed' AND error_class IS NOT NULL",
+    ) == [("internal_error", "RuntimeError: parser bug")]
+    assert rows(
+        warehouse_dsn, "SELECT feed_failed FROM news.ingest_runs WHERE feed_name = 'broken'"
+    ) == [(True,)]
+
+
 @pytest.mark.parametrize(
     "absurd",
     ["9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+14:00", "99999-01-01", "2022-13-45"],

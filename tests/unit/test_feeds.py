@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -134,3 +135,54 @@ def test_discovery_prefers_advertised_feeds() -> None:
     assert found[:2] == ["https://paper.example/feeds/all.xml", "https://paper.example/atom"]
     assert "https://paper.example/feed" in found
     assert "https://paper.example/style.css" not in found
+
+
+JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
+
+
+def json_feed(items: object) -> bytes:
+    return json.dumps({"version": JSON_FEED_VERSION, "title": "t", "items": items}).encode()
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (json_feed(7), "items is a int, not a list"),
+        (json_feed({"a": 1}), "items is a dict, not a list"),
+    ],
+)
+def test_hostile_json_feeds_are_parse_errors(body: bytes, message: str) -> None:
+    with pytest.raises(FeedParseError, match=message):
+        parse_feed(body, source=SOURCE, base_url="https://x.example/")
+
+
+def test_json_feed_values_of_the_wrong_type_are_left_out() -> None:
+    items = [
+        {"id": ["x"], "url": "https://x.example/a", "title": {"x": 1}, "summary": [1],
+         "authors": "Jane", "date_published": 12345},
+        {"id": 7, "url": "https://x.example/b", "title": 2024},
+        {"id": "c", "url": {"href": "https://x.example/c"}},
+        None, 7, "text",
+    ]  # fmt: skip
+    feed = parse_feed(json_feed(items), source=SOURCE, base_url="https://x.example/")
+    first, second = feed.entries
+    assert (first.url, first.title, first.guid, first.summary, first.author) == (
+        "https://x.example/a", "", "", "", ""
+    )  # fmt: skip
+    assert first.published_at is None
+    assert (second.title, second.guid) == ("2024", "7")
+
+
+def test_a_link_with_an_unreadable_bracket_is_kept_for_the_fetcher_to_refuse() -> None:
+    items = [{"id": "a", "url": "http://[::1"}, {"id": "b", "url": "/b"}]
+    feed = parse_feed(json_feed(items), source=SOURCE, base_url="https://x.example/feed.json")
+    assert [e.url for e in feed.entries] == ["http://[::1", "https://x.example/b"]
+    # feedparser drops such a link itself; the rest of the feed stays.
+    rss = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+        b"<item><title>a</title><link>http://[::1</link></item>"
+        b"<item><title>b</title><link>https://x.example/b</link></item></channel></rss>"
+    )
+    feed = parse_feed(rss, source=SOURCE, base_url="https://x.example/rss")
+    assert [e.url for e in feed.entries] == ["https://x.example/b"]

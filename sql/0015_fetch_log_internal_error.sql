@@ -1,0 +1,4 @@
+-- 0015: a feed that fails on something no rule foresaw (a parser bug, an input no test has
+-- met) is logged with its own error class, internal_error, and costs only that feed.
+
+COMMENT ON COLUMN news.fetch_log.error_class IS 'NULL on success; else timeout, dns, refused, connection, truncated, http_4xx, http_429, http_5xx, too_large, bad_content_type, decode_error, bad_url, robots_disallowed, robots_unavailable, blocked_address, redirect_loop, too_many_redirects, parse_error, internal_error; not_modified for a 304. A robots.txt answering 4xx is logged as http_4xx and means "no rules". truncated: the body ended before its Content-Length, its last chunk or the end of its compressed stream (retried; nothing of it is kept). internal_error: the feed failed on an unforeseen error, named in error; the task log has its traceback.';

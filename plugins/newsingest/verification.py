@@ -34,11 +34,13 @@ U16 = npt.NDArray[np.uint16]
 I64 = npt.NDArray[np.int64]
 Mask = npt.NDArray[np.bool_]
 
-# Sentences end at terminal punctuation (and a closing quote) before a space, or at a line
-# end; paragraphs run together by extraction ("below.The blaze": a full stop, then a
-# capitalised word or an opening quote, no space) end at the full stop, as a line would
-# (see _cuts).
-_SENTENCE = re.compile(r"([.!?][\"”»’)]?)(?:\s+|(?=[“«„‘]?[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]))|\n\s*")
+# Sentences end at terminal punctuation (and a closing quote) before a space, or at a line end.
+_SENTENCE = re.compile(r"([.!?][\"”»’)]?)\s+|\n\s*")
+# Paragraphs run together by extraction ("below.The blaze": a lower-case word, its full stop,
+# then a capitalised word or an opening quote, no space): a line end goes back in.
+_RUN_TOGETHER = re.compile(
+    r"[.!?](?<=[a-zß-öø-ÿ]{2}[.!?])[\"”»’)]?(?=[“«„‘]?[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ])"
+)
 # Words shorter than this carry little content, whatever the language.
 MIN_CHARS = 4
 _CLOSING = "”»›"
@@ -89,13 +91,19 @@ class Sketch:
     words: U16
     lengths: U16
     facts: U16
-    plain: Mask = field(init=False, repr=False)  # per word: ordinary (not a fact)
+    _plain: Mask | None = field(default=None, init=False, repr=False)
 
-    def __post_init__(self) -> None:
-        rank = np.arange(self.words.size) - np.repeat(
-            np.cumsum(self.lengths, dtype=np.int64) - self.lengths, self.lengths
-        )
-        object.__setattr__(self, "plain", rank >= np.repeat(self.facts, self.lengths))
+    @property
+    def plain(self) -> Mask:
+        """Per word: ordinary (not a fact). Computed when first aligned, then kept."""
+        plain = self._plain
+        if plain is None:
+            rank = np.arange(self.words.size) - np.repeat(
+                np.cumsum(self.lengths, dtype=np.int64) - self.lengths, self.lengths
+            )
+            plain = rank >= np.repeat(self.facts, self.lengths)
+            object.__setattr__(self, "_plain", plain)
+        return plain
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Sketch) and self.encode() == other.encode()
@@ -154,7 +162,7 @@ def sketch(text: str) -> Sketch:
     Returns:
         Its counted sentences' content-word hashes, in text order, facts first.
     """
-    cased = unicodedata.normalize("NFKC", text)
+    cased = _RUN_TOGETHER.sub("\\g<0>\n", unicodedata.normalize("NFKC", text))
     folded = cased.lower()
     if len(folded) != len(cased):  # rare (a dotted İ): no capitals to tell names by
         cased = folded
@@ -162,7 +170,10 @@ def sketch(text: str) -> Sketch:
     if not hashes.size:
         return EMPTY
     # A sentence keeps its final punctuation and closing quote; the spaces after it are cut.
-    cuts = _cuts(cased)
+    cuts = [
+        (m.end(1) if m.start(1) >= 0 else m.start(), m.end(), m.start(1) < 0)
+        for m in _SENTENCE.finditer(cased)
+    ]
     bounds = np.array([start for start, _, _ in cuts], dtype=np.int64)
     quoted = np.zeros(len(cuts) + 1, dtype=bool)
     if _MARKS.search(cased):
@@ -190,23 +201,6 @@ def sketch(text: str) -> Sketch:
         np.minimum(counts[counted], MAX_WORDS).astype(np.uint16),
         np.minimum(fact_counts[counted], MAX_WORDS).astype(np.uint16),
     )
-
-
-def _cuts(text: str) -> list[tuple[int, int, bool]]:
-    """Where sentences end: (end, where the next begins, whether a paragraph ends there).
-
-    A full stop with a capital right after it ends a paragraph run into the
-    next only after a lower-case word ("below.The"; not "U.S.Army").
-    """
-    cuts = []
-    for m in _SENTENCE.finditer(text):
-        if m.start(1) < 0:
-            cuts.append((m.start(), m.end(), True))
-        elif m.end() > m.end(1):
-            cuts.append((m.end(1), m.end(), False))
-        elif text[max(0, m.start() - 2) : m.start()].isalpha() and text[m.start() - 1].islower():
-            cuts.append((m.end(1), m.end(), True))
-    return cuts
 
 
 def _facts(
@@ -332,14 +326,15 @@ def _counterparts(
         The mask, and the words each aligned sentence finds in its best counterpart (else 0).
     """
     best = np.maximum(shared.max(axis=1), _adjacent(shared).max(axis=1, initial=0))
-    best_plain = np.maximum(ordinary.max(axis=1), _adjacent(ordinary).max(axis=1, initial=0))
     words = text.lengths.astype(np.int64)
-    plain = words - text.facts
-    aligned: Mask = (
-        (best >= MIN_SHARED)
-        & (best >= sentence_share * words)
-        & (best_plain >= np.maximum(sentence_share * plain, np.minimum(plain, MIN_SHARED)))
-    )
+    aligned: Mask = (best >= MIN_SHARED) & (best >= sentence_share * words)
+    rows = np.flatnonzero(aligned)  # ordinary words are counted for these only
+    if rows.size:
+        some = ordinary[rows]
+        best_plain = np.maximum(some.max(axis=1), _adjacent(some).max(axis=1, initial=0))
+        plain = words[rows] - text.facts[rows]
+        needed = np.maximum(sentence_share * plain, np.minimum(plain, MIN_SHARED))
+        aligned[rows] = best_plain >= needed
     return aligned, np.where(aligned, np.minimum(best, words), 0)
 
 

@@ -34,13 +34,11 @@ U16 = npt.NDArray[np.uint16]
 I64 = npt.NDArray[np.int64]
 Mask = npt.NDArray[np.bool_]
 
-# Sentences end at terminal punctuation (and a closing quote) before a space, or at a line end.
-_SENTENCE = re.compile(r"([.!?][\"”»’)]?)\s+|\n\s*")
-# Paragraphs run together by extraction ("below.The blaze": a lower-case word, its full stop,
-# then a capitalised word or an opening quote, no space): a line end goes back in.
-_RUN_TOGETHER = re.compile(
-    r"[.!?](?<=[a-zß-öø-ÿ]{2}[.!?])[\"”»’)]?(?=[“«„‘]?[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ])"
-)
+# Sentences end at terminal punctuation (and a closing quote) before a space, or at a line
+# end; paragraphs run together by extraction ("below.The blaze": a full stop, then a
+# capitalised word or an opening quote, no space) end at the full stop, as a line would
+# (see _cuts).
+_SENTENCE = re.compile(r"([.!?][\"”»’)]?)(?:\s+|(?=[“«„‘]?[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]))|\n\s*")
 # Words shorter than this carry little content, whatever the language.
 MIN_CHARS = 4
 _CLOSING = "”»›"
@@ -162,7 +160,7 @@ def sketch(text: str) -> Sketch:
     Returns:
         Its counted sentences' content-word hashes, in text order, facts first.
     """
-    cased = _RUN_TOGETHER.sub("\\g<0>\n", unicodedata.normalize("NFKC", text))
+    cased = unicodedata.normalize("NFKC", text)
     folded = cased.lower()
     if len(folded) != len(cased):  # rare (a dotted İ): no capitals to tell names by
         cased = folded
@@ -170,10 +168,7 @@ def sketch(text: str) -> Sketch:
     if not hashes.size:
         return EMPTY
     # A sentence keeps its final punctuation and closing quote; the spaces after it are cut.
-    cuts = [
-        (m.end(1) if m.start(1) >= 0 else m.start(), m.end(), m.start(1) < 0)
-        for m in _SENTENCE.finditer(cased)
-    ]
+    cuts = _cuts(cased)
     bounds = np.array([start for start, _, _ in cuts], dtype=np.int64)
     quoted = np.zeros(len(cuts) + 1, dtype=bool)
     if _MARKS.search(cased):
@@ -201,6 +196,23 @@ def sketch(text: str) -> Sketch:
         np.minimum(counts[counted], MAX_WORDS).astype(np.uint16),
         np.minimum(fact_counts[counted], MAX_WORDS).astype(np.uint16),
     )
+
+
+def _cuts(text: str) -> list[tuple[int, int, bool]]:
+    """Where sentences end: (end, where the next begins, whether a paragraph ends there).
+
+    A full stop with a capital right after it ends a paragraph run into the
+    next only after a lower-case word ("below.The"; not "U.S.Army").
+    """
+    cuts = []
+    for m in _SENTENCE.finditer(text):
+        if m.start(1) < 0:
+            cuts.append((m.start(), m.end(), True))
+        elif m.end() > m.end(1):
+            cuts.append((m.end(1), m.end(), False))
+        elif text[max(0, m.start() - 2) : m.start()].isalpha() and text[m.start() - 1].islower():
+            cuts.append((m.end(1), m.end(), True))
+    return cuts
 
 
 def _facts(

@@ -12,11 +12,20 @@ document (the engine sees text only). Kinds of copy:
   reordered, 2% typos;
 - mt: a machine-translation-like rewrite (20% synonyms, articles dropped,
   prepositions swapped);
-- templated: the story whole inside an outlet's navigation and footer lines.
+- templated: the story whole inside an outlet's navigation and footer lines;
+- run_together: the story with its paragraphs run together and no space
+  after the full stop ("below.The blaze"), as badly extracted pages come;
+- caption: a 45-70 word photo caption, then the first 1-2 paragraphs.
 
 Negatives: hard negatives (another real text on the "same topic": it takes
 the story's names, numbers and three of its sentences as quotes) and short
-unrelated texts all carrying one shared footer of about 1.5 kB. Outlet
+unrelated texts all carrying one shared footer of about 1.5 kB; pairs of
+short independent reports built around one long quoted statement
+(shared_statement: their own one or two sentences, then 3-5 sentences of
+another text as the statement, in other quote marks, one sentence maybe
+dropped); reports of the story's facts in other words (shared_facts: for
+each of its first sentences, a sentence of another text given that
+sentence's names, numbers and two or three of its ordinary words). Outlet
 templates (navigation at the top, a footer at the end) are put on copies and
 negatives alike, as syndication networks and content-farm templates do.
 """
@@ -29,11 +38,20 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-COPY_KINDS = ("trunc_paras", "trunc_share", "stitched", "heavy", "mt", "templated")
-NEGATIVE_KINDS = ("same_topic", "footer")
+COPY_KINDS = ("trunc_paras", "trunc_share", "stitched", "heavy", "mt", "templated",
+              "run_together", "caption")  # fmt: skip
+NEGATIVE_KINDS = ("same_topic", "footer", "shared_statement", "shared_facts")
+# Kinds added later draw on a random source of their own, so the earlier kinds stay as they were.
+_FIRST_KINDS = COPY_KINDS[:6]
+_LATER_SEED = 7919
 
 _SENTENCE_END = re.compile(r"([.!?][\"”»’)]?)\s+")
 _NAME = re.compile(r"\b[A-Z][a-z]{2,}(?:\s[A-Z][a-z]{2,})?\b")
+_TOKEN_NAME = re.compile(r"\b[A-Z][a-z]+\b")
+_ORDINARY = re.compile(r"\b[a-z]{4,}\b")
+_STATEMENT_MARKS = (("“", "”"), ('"', '"'), ("«", "»"), ("„", "“"))
+_SPEAKERS = ("The palace", "A spokesperson", "The company", "The ministry", "The club",
+             "Police", "The cardinal", "Management")  # fmt: skip
 _NUMBER = re.compile(r"\b\d[\d,.]*\b")
 _ARTICLES = {"the", "a", "an", "The", "A", "An"}
 _PREPOSITIONS = {"in": "at", "at": "in", "on": "upon", "of": "from", "to": "towards",
@@ -223,6 +241,76 @@ class _Perturber:
                          f"“{sentence.rstrip('.')},” {speaker} said on the day.")  # fmt: skip
         return "\n".join(lines)
 
+    def run_together(self, text: str) -> str:
+        """The first 40-100% of the paragraphs run together, no space after each full stop."""
+        paragraphs = _paras(text)
+        kept = paragraphs[: max(2, round(len(paragraphs) * self.rng.uniform(0.4, 1.0)))]
+        return "".join(kept)
+
+    def caption(self, text: str) -> str:
+        """A 45-70 word photo caption, then the headline and 1-2 paragraphs.
+
+        The caption's words are drawn one by one from the filler texts: text
+        of its own, which no other document shares.
+        """
+        vocabulary = " ".join(self.filler).split()
+        words = [
+            self.rng.choice(vocabulary).strip(".,;:!?") for _ in range(self.rng.randint(45, 70))
+        ]
+        cut = self.rng.randrange(15, 30)
+        caption = f"{' '.join(words[:cut]).capitalize()}. {' '.join(words[cut:]).capitalize()}"
+        credit = (
+            f"(Photo: {self.rng.choice(('Kim', 'Ortega', 'Haas'))}/{self.rng.choice(_AGENCIES)})"
+        )
+        paragraphs = _paras(text)
+        body = [n for n, p in enumerate(paragraphs) if len(p.split()) >= 12]
+        end = body[min(len(body), self.rng.randint(1, 2)) - 1] + 1 if body else len(paragraphs)
+        return "\n".join([f"{caption}. {credit}", *paragraphs[:end]])
+
+    def statement_report(self, framing: str, statement: Sequence[str], marks: int) -> str:
+        """A short report of its own: one or two sentences, then the statement quoted whole."""
+        opening, closing = _STATEMENT_MARKS[marks % len(_STATEMENT_MARKS)]
+        own = split_sentences(" ".join(_paras(framing)[:2]))[: self.rng.randint(1, 2)]
+        said = list(statement)
+        if len(said) > 3 and self.rng.random() < 0.5:
+            del said[self.rng.randrange(len(said))]
+        speaker = self.rng.choice(_SPEAKERS)
+        return "\n".join([" ".join(own), f"{speaker} said in a statement: {opening}"
+                          f"{' '.join(said)}{closing}"])  # fmt: skip
+
+    def shared_facts(self, story: str, sentences: Sequence[str]) -> str:
+        """The story's first sentences told in other words: their facts on other sentences.
+
+        Each sentence of the story gives its names, numbers, one run of 3-4
+        of its words around a name or number (a stock phrase: "for 250
+        yards and") and 25-40% of its other ordinary words to a sentence of
+        another text of about its length, which takes them in place of some
+        of its own words.
+        """
+        told = []
+        pool = list(sentences)
+        body = [p for p in _paras(story) if len(p.split()) >= 12]
+        for source in [s for p in body[:4] for s in split_sentences(p)][:8]:
+            words = source.split()
+            facts = _TOKEN_NAME.findall(" ".join(words[1:])) + _NUMBER.findall(source)
+            ordinary = list(dict.fromkeys(_ORDINARY.findall(source)))
+            share = self.rng.uniform(0.25, 0.4)
+            facts += self.rng.sample(ordinary, min(len(ordinary), round(len(ordinary) * share)))
+            anchors = [n for n, w in enumerate(words) if _NUMBER.search(w) or _TOKEN_NAME.match(w)]
+            at = self.rng.choice(anchors) if anchors else self.rng.randrange(len(words))
+            run = [w.rstrip(",.;:!?") for w in words[max(0, at - 1) : at + self.rng.randint(2, 3)]]
+            host = min(self.rng.sample(pool, min(12, len(pool))),
+                       key=lambda s: abs(len(s.split()) - len(words))).split()  # fmt: skip
+            spots = self.rng.sample(
+                range(1, max(2, len(host))), min(len(facts), max(1, len(host) - 1))
+            )
+            for spot, fact in zip(spots, facts, strict=False):
+                tail = host[spot][len(host[spot].rstrip(",.;:!?")) :]
+                host[spot] = fact + tail
+            place = self.rng.randrange(1, max(2, len(host)))
+            told.append(" ".join([*host[:place], *run, *host[place:]]))
+        return "\n".join(" ".join(told[i : i + 2]) for i in range(0, len(told), 2))
+
 
 @dataclass(frozen=True, slots=True)
 class _Outlet:
@@ -288,7 +376,7 @@ def generate(texts: Sequence[str], *, seed: int) -> list[Doc]:
         story, original = f"st{i:04d}", f"st{i:04d}/original"
         docs.append(Doc(original, dress(text), story, "original", original))
         for n in range(rng.randint(3, 6)):
-            kind = rng.choice(COPY_KINDS)
+            kind = rng.choice(_FIRST_KINDS)
             doc_id, secondary = f"{story}/{kind}/{n}", ""
             if kind == "trunc_paras":
                 body = perturb.truncate_paragraphs(text, footer)
@@ -308,10 +396,44 @@ def generate(texts: Sequence[str], *, seed: int) -> list[Doc]:
         if rng.random() < 0.5 and (other := next(others, None)) is not None:
             docs.append(Doc(f"{story}/same_topic", dress(perturb.same_topic(text, other)),
                             f"{story}-topic", "same_topic", original))  # fmt: skip
-    for k, other in enumerate(list(others)[:25]):
+    remaining = list(others)
+    for k, other in enumerate(remaining[:25]):
         short = " ".join(split_sentences(" ".join(_paras(other)[:2]))[: rng.randint(2, 4)])
         docs.append(Doc(f"fn{k:03d}/footer", dress(f"{short}\n{footer}"), f"fn{k:03d}", "footer"))
+    docs += _later_kinds(stories, remaining[25:], filler, seed=seed)
     rng.shuffle(docs)
+    return docs
+
+
+def _later_kinds(
+    stories: Sequence[str], others: Sequence[str], filler: Sequence[str], *, seed: int
+) -> list[Doc]:
+    """run_together and caption copies, shared_statement and shared_facts negatives."""
+    rng = random.Random(seed * _LATER_SEED + 1)
+    perturb = _Perturber(rng, filler)
+    docs: list[Doc] = []
+    for i, text in enumerate(stories):
+        story, original = f"st{i:04d}", f"st{i:04d}/original"
+        for kind in ("run_together", "caption"):
+            if rng.random() < 0.5:
+                body = (
+                    perturb.run_together(text) if kind == "run_together" else perturb.caption(text)
+                )
+                docs.append(Doc(f"{story}/{kind}/l", body, story, kind, original))
+    half = len(others) // 2
+    sentences = [s for t in others[half:] for p in _paras(t) for s in split_sentences(p)
+                 if len(s.split()) >= 8]  # fmt: skip
+    for i, text in enumerate(stories):
+        if rng.random() < 0.25:
+            docs.append(Doc(f"st{i:04d}/shared_facts", perturb.shared_facts(text, sentences),
+                            f"st{i:04d}-facts", "shared_facts", f"st{i:04d}/original"))  # fmt: skip
+    # Three texts per statement: the statement's, and each report's own framing.
+    for k in range(half // 3):
+        said, *framings = others[3 * k : 3 * k + 3]
+        statement = split_sentences(" ".join(_paras(said)[:2]))[: rng.randint(3, 5)]
+        for side, framing in zip("ab", framings, strict=True):
+            report = perturb.statement_report(framing, statement, rng.randrange(4))
+            docs.append(Doc(f"ss{k:03d}/{side}", report, f"ss{k:03d}/{side}", "shared_statement"))
     return docs
 
 

@@ -186,9 +186,9 @@ def copygen_linkage(docs: Sequence[copygen.Doc], predicted: dict[str, str]) -> s
     sizes = Counter(predicted.values())
     found: dict[str, list[bool]] = defaultdict(list)
     for doc in docs:
-        if doc.kind in copygen.COPY_KINDS or doc.kind == "same_topic":
+        if doc.kind in copygen.COPY_KINDS or (doc.kind in copygen.NEGATIVE_KINDS and doc.source):
             found[doc.kind].append(predicted[doc.doc_id] == predicted[doc.source])
-        elif doc.kind == "footer":
+        elif doc.kind in copygen.NEGATIVE_KINDS:
             found[doc.kind].append(sizes[predicted[doc.doc_id]] > 1)
     stitched = [d for d in docs if d.kind == "stitched"]
     story = {d.doc_id: d.story for d in docs}

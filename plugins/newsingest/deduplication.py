@@ -397,7 +397,9 @@ def _decide(
     ]
     if not verified:
         return None
-    best_alignment, best = max(verified, key=lambda item: item[0].share)
+    # The closest wording wins: a copy finds more of its words in its source than in a report
+    # of the same event that verified too.
+    best_alignment, best = max(verified, key=lambda item: item[0].found)
     secondary: tuple[verification.Alignment, Founder] | None = None
     extra_best, rest = 0, ~best_alignment.aligned
     for alignment, other in aligned:

@@ -18,7 +18,7 @@ LOGGER = logging.getLogger(__name__)
 
 # Bump when anything below changes what a text fingerprints to; stored state
 # of another version is recomputed, never compared.
-ALGORITHM = "w3s8q-3"
+ALGORITHM = "w3s8q-4"
 # Keep one shingle in 8 (top three hash bits zero): the same shingle is kept in
 # every document, so sampled sets estimate containment without bias.
 SAMPLE_SHIFT = 61
@@ -103,7 +103,7 @@ def _mix(values: U64s) -> U64s:
     return values
 
 
-def _code_points(text: str) -> npt.NDArray[np.unsignedinteger]:
+def code_points(text: str) -> npt.NDArray[np.unsignedinteger]:
     """The text's code points in the narrowest array that holds them.
 
     Encoding is most of the cost: ASCII and UTF-16 encoders copy, the UTF-32
@@ -137,7 +137,7 @@ _NO_WORDS = (np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64), np.empty
 
 def _words(text: str, *, spans: bool) -> tuple[U64s, I64, I64]:
     """Word hashes, and with spans their starts and lengths (else empty arrays)."""
-    points = _code_points(text)
+    points = code_points(text)
     if not points.size:
         return _NO_WORDS
     if points.itemsize < 4:

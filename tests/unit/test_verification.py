@@ -135,3 +135,81 @@ def test_order_of_an_undated_batch_does_not_matter() -> None:
     assert len(story) == 1
     assert forward["rail"].cluster_key not in story
     assert forward["report"].cluster_key not in story
+
+
+# One official statement of four sentences, quoted whole by two short reports written apart.
+STATEMENT = (
+    "The King has today begun a schedule of regular treatments, during which time His Majesty "
+    "has been advised by doctors to postpone public-facing duties. Throughout this process, His "
+    "Majesty has been grateful to his medical team for their swift intervention. He remains "
+    "wholly positive about his treatment and looks forward to returning to full public duty as "
+    "soon as possible. His Majesty has chosen to share his diagnosis to prevent speculation."
+)
+
+
+def test_short_reports_quoting_one_long_statement_stay_apart() -> None:
+    # Nearly all of each text is the quoted statement: shared quotes are not copying.
+    first = (
+        "Royal officials confirmed the news on Monday evening.\n"
+        f"Buckingham Palace said in a statement: “{STATEMENT}”"
+    )
+    second = (
+        "Well-wishers gathered at the gates as the announcement spread across the capital.\n"
+        f'The palace statement read: "{STATEMENT}"'
+    )
+    results = run(doc("first", first), doc("second", second))
+    assert results["second"].relation == "original"
+    assert results["first"].relation == "original"
+
+
+def test_sentences_sharing_only_facts_and_a_stock_phrase_do_not_align() -> None:
+    # Same names and numbers, "yards and two touchdowns": an independent report, not a copy.
+    report = sketch(
+        "Mahomes threw for 250 yards and two touchdowns as Kansas City beat Buffalo.\n"
+        "The Chiefs were again led by Mahomes in the fourth quarter."
+    )
+    other = sketch(
+        "Mahomes passed for 250 yards and two touchdowns, Kansas City edging Buffalo.\n"
+        "Mahomes and the Chiefs host Denver next week."
+    )
+    assert align(report, other, SETTINGS.dedup_sentence_share).share == 0.0
+    # The same sentences copied keep their ordinary words, and align.
+    copy = sketch(
+        "Mahomes threw for 250 yards and two touchdowns as Kansas City beat Buffalo on Sunday."
+    )
+    assert align(copy, report, SETTINGS.dedup_sentence_share).share == 1.0
+
+
+def test_a_sketch_marks_names_and_numbers_as_facts() -> None:
+    found = sketch("Officials in Lisbon counted 1200 boats along the river Tagus yesterday.")
+    # officials (first word, not written capitalised elsewhere) counted boats along river
+    # yesterday are ordinary; lisbon, tagus (names) and 1200 (a number) are facts.
+    assert found.lengths.tolist() == [9]
+    assert found.facts.tolist() == [3]
+    assert int(found.plain.sum()) == 6
+    assert decode(found.to_bytes()) == found
+
+
+def test_paragraphs_run_together_are_split_into_sentences() -> None:
+    together = "".join(STRIKE.splitlines())  # "…for night shifts.Dockworkers had walked out…"
+    assert sketch(together).lengths.size == sketch(STRIKE).lengths.size
+    results = run(doc("strike", STRIKE), doc("together", together))
+    assert results["together"].duplicate_of == "strike"
+
+
+def test_a_short_copy_behind_a_photo_caption_is_linked() -> None:
+    caption = (
+        "Cranes stand idle above stacked containers while a lone guard walks past the closed "
+        "terminal gates in the early morning light, as pickets shelter from the rain under "
+        "umbrellas and makeshift tarpaulin shelters near the entrance. (Photo: Haas/AFP)"
+    )
+    copy = "\n".join([caption, *STRIKE.splitlines()[:2]])
+    results = run(doc("strike", STRIKE), doc("copy", copy))
+    assert results["copy"].duplicate_of == "strike"
+
+
+def test_a_short_copy_joins_its_source_rather_than_a_report_of_the_same_event() -> None:
+    bulletin = "\n".join(STRIKE.splitlines()[:2])
+    results = run(doc("strike", STRIKE), doc("report", STRIKE_REPORT), doc("bulletin", bulletin))
+    assert results["bulletin"].duplicate_of == "strike"
+    assert results["report"].relation == "original"

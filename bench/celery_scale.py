@@ -103,9 +103,14 @@ def run_day(
         instances = airflow.task_instances(DAG_ID, run_id)
     wall = (_instant(run["end_date"]) - _instant(run["start_date"])).total_seconds()
     hosts = Counter(ti["hostname"] for ti in instances)
+    # What the task processes themselves took; the rest of the workers' time is spent between
+    # tasks (the scheduler noticing a finished task and queueing the next, a worker starting
+    # the task's process).
+    busy = sum(ti["duration"] or 0.0 for ti in instances)
     slowest = sorted(instances, key=lambda ti: -(ti["duration"] or 0))[:3]
-    print(f"{workers} worker(s): {wall:.1f} s wall; task instances per worker "
-          f"{dict(sorted(hosts.items()))}; longest "
+    print(f"{workers} worker(s): {wall:.1f} s wall; {len(instances)} task instances "
+          f"{dict(sorted(hosts.items()))} ran {busy:.1f} s in all "
+          f"({busy / (wall * workers):.0%} of the workers' time); longest "
           + ", ".join(f"{ti['task_id']}[{ti['map_index']}] {ti['duration']:.1f} s"
                       for ti in slowest), flush=True)  # fmt: skip
     return wall, dsn

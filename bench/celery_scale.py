@@ -1,11 +1,12 @@
 """The DAG on the CeleryExecutor with one, then two Celery workers: the day's wall time (issue 15).
 
     python bench/celery_scale.py                  (the demo day: no dataset needed)
-    python bench/celery_scale.py --articles 600   (a generated day of real pages, 20 outlets)
+    python bench/celery_scale.py --articles 2000  (a generated day of real pages, 20 outlets)
 
 The cluster is the one tests/operator/test_celery.py runs (tests/operator/celery_cluster.py):
 `airflow api-server`, `scheduler`, `dag-processor` and N `airflow celery worker` on this
-machine, one task slot each, the metadata database and Celery's results in PostgreSQL, the
+machine, one task slot each, parallelism 4 in both runs (a worker finishing a task finds the
+next waiting in the broker), the metadata database and Celery's results in PostgreSQL, the
 broker a Redis database of its own (a free one of the Redis on 127.0.0.1:6379, else a
 throwaway redis-server). Each run gets a fresh warehouse and a fresh metadata database on a
 throwaway PostgreSQL cluster of the benchmark's own (under ~/.cache/newsingest-bench/celery).
@@ -94,6 +95,7 @@ def run_day(
         newsingest={**demo_settings(dsn, registry), **extra},
         broker_url=broker_url,
         workers=workers,
+        queued_timeout_s=timeout,
     ) as airflow:  # fmt: skip
         airflow.wait_for_dag(DAG_ID, DAG_PARSE_TIMEOUT_S)
         run_id = airflow.trigger(DAG_ID, f"{day.isoformat()}T00:00:00Z")

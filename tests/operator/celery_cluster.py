@@ -27,6 +27,7 @@ from newsingest.demo.runner import init_metadata
 
 from . import worker_hostname
 from .instance import (
+    RUN_TIMEOUT_S,
     AirflowInstance,
     InstanceError,
     free_port,
@@ -157,6 +158,8 @@ def celery_airflow(
     newsingest: Mapping[str, str],
     broker_url: str,
     workers: int,
+    parallelism: int = 4,
+    queued_timeout_s: float = RUN_TIMEOUT_S,
 ) -> Iterator[AirflowInstance]:
     """Airflow on the CeleryExecutor with `workers` Celery workers, logged in, workers up.
 
@@ -166,6 +169,11 @@ def celery_airflow(
         newsingest: the tasks' NEWSINGEST_* settings (see instance.instance_env).
         broker_url: the Redis database of redis_broker().
         workers: how many workers, each running one task at a time.
+        parallelism: task instances queued or running at once. More than the workers' slots,
+            so that a worker finishing a task finds the next one waiting in the broker rather
+            than idling until the scheduler has seen the slot free.
+        queued_timeout_s: how long a task instance may wait in the broker (it waits while
+            the workers run others).
 
     Raises:
         InstanceError: a component exited or did not come up in time; or, on leaving, some
@@ -173,14 +181,13 @@ def celery_airflow(
     """
     password = secrets.token_urlsafe(16)
     port = free_port()
-    # As many task instances in flight as the workers run: none waits in the broker, where
-    # [scheduler] task_queued_timeout would count its wait against it.
     env = instance_env(
         home, metadata_dsn=metadata_dsn, newsingest=newsingest, port=port, password=password,
-        executor="CeleryExecutor", parallelism=workers,
+        executor="CeleryExecutor", parallelism=parallelism,
     )  # fmt: skip
     env.update(
         {
+            "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": str(queued_timeout_s),
             "AIRFLOW__CELERY__BROKER_URL": broker_url,
             "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + metadata_url(metadata_dsn),
             "AIRFLOW__CELERY__WORKER_CONCURRENCY": "1",

@@ -19,7 +19,8 @@ Both runs must load the same rows. Last line:
 
     day=<demo|n> loaded=<n> shards=<k> wall_1_worker_s=<s> wall_2_workers_s=<s> speedup=<r>
 
-Measured 2026-12-04 on 2 shared cores: see README "Scaling out".
+Measured 2026-12-04 on 2 shared cores (README "Scaling out"): the demo day 68.8 s on one
+worker, 45.2 s on two (1.52x); 2,000 articles 249.9 s and 159.9 s (1.56x).
 """
 
 from __future__ import annotations

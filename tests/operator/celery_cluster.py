@@ -190,7 +190,6 @@ def celery_airflow(
             "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": str(queued_timeout_s),
             "AIRFLOW__CELERY__BROKER_URL": broker_url,
             "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + metadata_url(metadata_dsn),
-            "AIRFLOW__CELERY__WORKER_CONCURRENCY": "1",
         }
     )
     init_metadata(env, home / "init.log")

@@ -14,7 +14,7 @@ help:
 	@echo "make demo           offline demo: local PostgreSQL, demo site, one Airflow run, summary"
 	@echo "make ui             the Airflow UI on the demo (runs the demo day); Ctrl-C stops all"
 	@echo "make test           lint, type checks and the whole test suite"
-	@echo "make operator-test  the airflow standalone + REST API test on its own"
+	@echo "make operator-test  the Airflow operator tests (standalone, Celery workers) on their own"
 	@echo "make bench          benchmarks in bench/ (reads ../shared/datasets when present)"
 
 $(BIN)/newsingest: pyproject.toml

@@ -204,6 +204,14 @@ def site(items: list[Item], outlets: int) -> Iterator[list[int]]:
             process.kill()
 
 
+def write_registry(ports: list[int], path: Path) -> Path:
+    """The feed registry of the served outlets (one feed each) at path."""
+    path.write_text("feeds:\n" + "".join(
+        f"  - name: outlet-{i}\n    url: http://127.0.0.1:{port}/feed.xml\n"
+        for i, port in enumerate(ports)))  # fmt: skip
+    return path
+
+
 # -- measuring ---------------------------------------------------------------------------
 
 
@@ -439,10 +447,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"PostgreSQL: own cluster in {server.data_dir} (port {server.port})", flush=True)
     try:
         with site(items, args.outlets) as ports, PeakMemory(exclude=set()) as memory:
-            registry = STATE / "registry.yaml"
-            registry.write_text("feeds:\n" + "".join(
-                f"  - name: outlet-{i}\n    url: http://127.0.0.1:{port}/feed.xml\n"
-                for i, port in enumerate(ports)))  # fmt: skip
+            registry = write_registry(ports, STATE / "registry.yaml")
             raw = [devset.html(entries[it.page]) for it in items[: args.baseline_pages]]
             pages = [reletter(r.decode("utf-8", "replace"), it.cycle).encode()
                      for r, it in zip(raw, items, strict=False)]  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import hypothesis
@@ -51,16 +52,17 @@ def pg_admin_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         localdb.destroy(state)
 
 
-@pytest.fixture
-def warehouse_dsn(pg_admin_dsn: str) -> Iterator[str]:
-    """A fresh, migrated database for one test, dropped afterwards."""
+@contextmanager
+def fresh_database(pg_admin_dsn: str, *, migrate: bool) -> Iterator[str]:
+    """A new database on the test server (migrated when asked), dropped afterwards."""
     name = f"nstest_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(pg_admin_dsn, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     dsn = make_conninfo(pg_admin_dsn, dbname=name)
     try:
-        with warehouse.connect(dsn) as conn:
-            migrations.migrate(conn)
+        if migrate:
+            with warehouse.connect(dsn) as conn:
+                migrations.migrate(conn)
         yield dsn
     finally:
         with psycopg.connect(pg_admin_dsn, autocommit=True) as admin:
@@ -68,16 +70,24 @@ def warehouse_dsn(pg_admin_dsn: str) -> Iterator[str]:
 
 
 @pytest.fixture
+def warehouse_dsn(pg_admin_dsn: str) -> Iterator[str]:
+    """A fresh, migrated database for one test, dropped afterwards."""
+    with fresh_database(pg_admin_dsn, migrate=True) as dsn:
+        yield dsn
+
+
+@pytest.fixture
+def second_warehouse_dsn(pg_admin_dsn: str) -> Iterator[str]:
+    """Another fresh, migrated database, for a run to compare with one into warehouse_dsn."""
+    with fresh_database(pg_admin_dsn, migrate=True) as dsn:
+        yield dsn
+
+
+@pytest.fixture
 def empty_database(pg_admin_dsn: str) -> Iterator[str]:
     """A fresh database with no schema, dropped afterwards."""
-    name = f"nstest_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_admin_dsn, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_conninfo(pg_admin_dsn, dbname=name)
-    finally:
-        with psycopg.connect(pg_admin_dsn, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database(pg_admin_dsn, migrate=False) as dsn:
+        yield dsn
 
 
 @pytest.fixture

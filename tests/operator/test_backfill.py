@@ -24,7 +24,7 @@ from newsingest.feeds import FeedParseError, parse_feed
 from newsingest.registry import load_registry
 from newsingest.urls import canonical_url
 
-from .standalone import DAG_PARSE_TIMEOUT_S, HTTP_TIMEOUT_S, RUN_TIMEOUT_S, Standalone
+from .instance import DAG_PARSE_TIMEOUT_S, HTTP_TIMEOUT_S, RUN_TIMEOUT_S, AirflowInstance
 
 pytestmark = pytest.mark.operator
 
@@ -116,7 +116,7 @@ def fetch_log_rows(dsn: str, run_key: str) -> int:
     return int(row[0])
 
 
-def dag_runs(standalone: Standalone) -> list[dict[str, Any]]:
+def dag_runs(standalone: AirflowInstance) -> list[dict[str, Any]]:
     """Every run of the DAG, oldest logical date first."""
     answer = standalone.get(f"/api/v2/dags/{DAG_ID}/dagRuns", limit=100, order_by="logical_date")
     answer.raise_for_status()
@@ -124,7 +124,7 @@ def dag_runs(standalone: Standalone) -> list[dict[str, Any]]:
     return runs
 
 
-def create_backfill_with_cli(standalone: Standalone) -> str:
+def create_backfill_with_cli(standalone: AirflowInstance) -> str:
     """`airflow backfill create` over DAYS, one run at a time, as an operator types it."""
     airflow = str(Path(sys.executable).with_name("airflow"))
     done = subprocess.run(
@@ -143,7 +143,7 @@ def create_backfill_with_cli(standalone: Standalone) -> str:
     return output
 
 
-def wait_for_backfill(standalone: Standalone) -> dict[str, Any]:
+def wait_for_backfill(standalone: AirflowInstance) -> dict[str, Any]:
     """Wait until the scheduler marks the DAG's only backfill complete (all its runs done).
 
     Fails as soon as one run fails: the later ones would only add to the wait.
@@ -167,7 +167,7 @@ def wait_for_backfill(standalone: Standalone) -> dict[str, Any]:
 
 
 def test_backfill_loads_what_daily_runs_would_and_a_rerun_changes_nothing(
-    standalone: Standalone, warehouse_dsn: str, demo_site: Any, tmp_path: Path
+    standalone: AirflowInstance, warehouse_dsn: str, demo_site: Any, tmp_path: Path
 ) -> None:
     started = time.monotonic()
     standalone.wait_for_dag(DAG_ID, DAG_PARSE_TIMEOUT_S)

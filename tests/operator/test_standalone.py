@@ -16,7 +16,7 @@ import pytest
 from newsingest.settings import load_settings
 from newsingest.urls import canonical_url
 
-from .standalone import DAG_PARSE_TIMEOUT_S, RUN_TIMEOUT_S, Standalone
+from .instance import DAG_PARSE_TIMEOUT_S, RUN_TIMEOUT_S, AirflowInstance
 
 pytestmark = pytest.mark.operator
 
@@ -33,7 +33,7 @@ FINISHED = frozenset({"success", "failed"})
 
 
 def test_trigger_news_ingest_through_rest_api(
-    standalone: Standalone, warehouse_dsn: str, demo_site: Any
+    standalone: AirflowInstance, warehouse_dsn: str, demo_site: Any
 ) -> None:
     logged_in = time.monotonic()
     dag = standalone.wait_for_dag(DAG_ID, DAG_PARSE_TIMEOUT_S)

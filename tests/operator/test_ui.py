@@ -15,7 +15,7 @@ import pytest
 
 from newsingest.demo import ui
 
-from .standalone import RUN_TIMEOUT_S, free_port
+from .instance import RUN_TIMEOUT_S, free_port
 
 pytestmark = pytest.mark.operator
 

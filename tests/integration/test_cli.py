@@ -13,7 +13,7 @@ import pytest
 
 from newsingest.registry import RegistryError, load_registry
 
-from ..operator.standalone import free_port
+from ..operator.instance import free_port
 
 
 def newsingest(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

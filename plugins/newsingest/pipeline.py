@@ -675,16 +675,23 @@ def run_all(
         The printable summary.
 
     Raises:
-        warehouse.RunInProgressError: another process is running the same day.
+        warehouse.RunInProgressError: another process is running the same day, or took the
+            day while the server had ended the connection holding this run's lock.
     """
     load_registry(registry)  # a broken registry is reported before the warehouse is reached
-    with warehouse.run_lock(dsn, run.run_key):
+    with warehouse.run_lock(dsn, run.run_key) as lock:
         # One feed after another: a page two feeds link goes to the first in registry order.
+        # Before each stage the lock is confirmed: the server may have ended its connection.
         for source in prepare(dsn, registry, feeds):
+            lock.confirm()
             fetch_feed(dsn, settings, run, source)
+        lock.confirm()
         extract(dsn, settings, run,
                 processes=settings.extract_processes or parallel.default_processes())  # fmt: skip
+        lock.confirm()
         deduplicate(dsn, settings, run)
+        lock.confirm()
         load(dsn, settings, run)
+        lock.confirm()
         check(dsn, settings, run)
         return summary(dsn, run)

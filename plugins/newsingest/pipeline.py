@@ -246,17 +246,22 @@ def _fetch_pages(
             updated = set()
     with warehouse.connect(dsn) as conn:
         taken = warehouse.claim_pages(conn, run.run_key, sorted(set(by_url) - known), source.name)
+        todo = [(url, e) for url, e in by_url.items() if url not in known | taken]
+        held = warehouse.pages_of_run(conn, run.run_key, [url for url, _ in todo])
     counts.skipped_known = len(known | taken)
-    todo = [(url, e) for url, e in by_url.items() if url not in known | taken]
     pages: list[FetchedPage] = []
     results = fetcher.fetch_many([e.url for _, e in todo])
     for (url, entry), result in zip(todo, results, strict=True):
         attempts.extend(result.attempts)
+        if result.response is None and url in held:
+            # An earlier attempt of this run fetched it: that copy stays the run's page.
+            LOGGER.warning("page %s: %s: %s; the copy this run fetched earlier stays staged",
+                           entry.url, result.error_class, result.error)  # fmt: skip
+            continue
         if result.response is None:
             counts.fail(result.error_class or "connection")
             LOGGER.warning("page %s: %s: %s", entry.url, result.error_class, result.error)
             continue
-        counts.fetched += 1
         pages.append(
             FetchedPage(
                 feed_name=source.name,
@@ -336,6 +341,9 @@ def _fetch_feed(dsn: str, settings: Settings, run: RunInfo, source: FeedSource) 
     with warehouse.connect(dsn) as conn:
         warehouse.log_attempts(conn, run.run_key, source.name, attempts)
         warehouse.stage_pages(conn, run.run_key, pages)
+        # The feed's pages the run holds: those fetched now, and those an earlier attempt
+        # of the run (one stopped by a fault) staged that this one could not fetch again.
+        counts.fetched = warehouse.count_feed_pages(conn, run.run_key, source.name)
         warehouse.save_feed_state(
             conn,
             source.name,

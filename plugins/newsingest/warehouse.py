@@ -403,6 +403,24 @@ def claim_pages(conn: Connection, run_key: str, urls: Sequence[str], feed_name: 
     return {r["url"] for r in rows}
 
 
+def pages_of_run(conn: Connection, run_key: str, urls: Sequence[str]) -> set[str]:
+    """Which of these page URLs the run has staged (an earlier attempt of it fetched them)."""
+    rows = conn.execute(
+        "SELECT url FROM news.raw_pages WHERE run_key = %s AND url = ANY(%s)",
+        (run_key, list(urls)),
+    ).fetchall()
+    return {r["url"] for r in rows}
+
+
+def count_feed_pages(conn: Connection, run_key: str, feed_name: str) -> int:
+    """How many pages the run has staged for the feed."""
+    row = conn.execute(
+        "SELECT count(*) AS n FROM news.raw_pages WHERE run_key = %s AND feed_name = %s",
+        (run_key, feed_name),
+    ).fetchone()
+    return int(row["n"]) if row else 0
+
+
 def feeds_by_name(conn: Connection) -> dict[str, dict[str, Any]]:
     """The news.feeds rows keyed by feed name."""
     return {r["feed_name"]: dict(r) for r in conn.execute("SELECT * FROM news.feeds").fetchall()}

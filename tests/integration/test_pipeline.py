@@ -12,6 +12,7 @@ import pytest
 from newsingest import cli, pipeline
 from newsingest.records import FeedSource
 from newsingest.settings import Settings
+from tests.sites import article_page, rss, serve
 
 RUN = pipeline.RunInfo.make(date(2022, 1, 22), "test")
 
@@ -128,6 +129,38 @@ def test_failing_pages_do_not_stop_the_feed(
         ).fetchone()
     assert streaks == (2,)
     assert staged == (6,)
+
+
+def test_a_rerun_keeps_the_pages_its_run_fetched_that_fail_now(
+    warehouse_dsn: str, settings: Settings, tmp_path: Path
+) -> None:
+    """An attempt fetched the feed's pages, then stopped; its rerun meets failing answers."""
+    published = "Fri, 21 Jan 2022 10:00:00 GMT"
+    with serve() as site:
+        a = site.put("/news/a", "text/html", article_page("lakeshorecourier_2024_03_14"))
+        b = site.put("/news/b", "text/html", article_page("northgatepost_2024_07_01"))
+        feed = site.put("/feed.xml", "application/rss+xml", rss([("A", a, published),
+                                                                 ("B", b, published)]))  # fmt: skip
+        source = FeedSource(name="courier", url=feed)
+        pipeline.prepare(warehouse_dsn, _registry(tmp_path, source))
+        assert pipeline.fetch_feed(warehouse_dsn, settings, RUN, source).fetched == 2
+        once = settings.replace(retries=0)
+        site.statuses["/news/b"] = 503
+        again = pipeline.fetch_feed(warehouse_dsn, once, RUN, source)
+        # The page the run holds is the run's: fetched, not a failure of the run.
+        assert (again.fetched, again.failed, again.failures) == (2, 0, {})
+        site.statuses["/feed.xml"] = 503
+        gone = pipeline.fetch_feed(warehouse_dsn, once, RUN, source)
+        assert (gone.feed_failed, gone.fetched, gone.failures) == (True, 2, {"http_5xx": 1})
+    for stage in (pipeline.extract, pipeline.deduplicate, pipeline.load):
+        stage(warehouse_dsn, settings, RUN)
+    with psycopg.connect(warehouse_dsn) as conn:
+        counted = conn.execute(
+            "SELECT fetched, extracted, new_articles + duplicates FROM news.ingest_runs"
+        ).fetchall()
+        loaded = conn.execute("SELECT url FROM news.articles ORDER BY url").fetchall()
+    assert counted == [(2, 2, 2)]
+    assert loaded == [(a,), (b,)]
 
 
 def test_check_fails_when_too_many_feeds_fail(

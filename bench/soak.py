@@ -86,6 +86,7 @@ FEED_KINDS = ("rss", "atom", "jsonfeed", "sitemap")
 CLIENT = {
     "NEWSINGEST_ALLOW_HOSTS": "127.0.0.1",
     "NEWSINGEST_HOST_DELAY": "0",
+    "NEWSINGEST_HOST_CONCURRENCY": "4",
     "NEWSINGEST_RETRIES": "1",
     "NEWSINGEST_BACKOFF_BASE": "0.05",
     "NEWSINGEST_BACKOFF_MAX": "0.2",
@@ -100,7 +101,7 @@ REQUEST_FAULTS = (("5xx", 0.02), ("hang", 0.001), ("truncate", 0.01), ("slow", 0
 DOWN_FOR_THE_DAY = 0.01
 ROBOTS_DOWN = 0.003
 # Per day, the first run's process fault and the stage it strikes.
-DAY_FAULTS = (("terminate", 0.2), ("kill", 0.2))
+DAY_FAULTS = (("terminate", 0.25), ("kill", 0.25))
 TERMINATE_STAGES = ("fetch", "stage", "extract", "deduplicate", "load")
 KILL_STAGES = ("fetch", "extract", "deduplicate", "load")
 MAX_ATTEMPTS = 4
@@ -186,7 +187,7 @@ def story_text(seed: int, number: int) -> tuple[str, list[str]]:
     """A story's title and paragraphs."""
     rng = random.Random(f"{seed}:story:{number}")
     title = sentences(rng, 1)[0].rstrip(".")[:80]
-    return title, [" ".join(sentences(rng, rng.randint(3, 5))) for _ in range(rng.randint(5, 8))]
+    return title, [" ".join(sentences(rng, rng.randint(3, 4))) for _ in range(rng.randint(4, 6))]
 
 
 def article_text(seed: int, site: Sequence[Article], item: Article) -> tuple[str, list[str]]:
@@ -629,6 +630,7 @@ def run_day(
         with suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)
     reader.join(30)
+    stderr.close()
     attempt.wall_s = time.monotonic() - began
     text = "".join(lines)
     attempt.traceback = "Traceback" in text
@@ -823,6 +825,7 @@ class Report:
     http_faults: dict[str, int] = field(default_factory=dict)
     accounting: Accounting = field(default_factory=Accounting)
     incomplete: list[date] = field(default_factory=list)
+    offered: set[str] = field(default_factory=set)  # canonical URLs the feeds offered
 
     @property
     def problems(self) -> list[str]:
@@ -884,7 +887,7 @@ def soak(
     rng = random.Random(seed)
     plan = day_faults(rng, days) if faults is None else faults
     report = Report(days=days)
-    offered: set[str] = set()
+    offered = report.offered
     spec = SiteSpec(articles=articles, outlets=outlets, days=days, seed=seed)
     with served(spec) as site:
         registry = write_registry(site, workdir / "registry.yaml")
@@ -904,7 +907,7 @@ def soak(
                 say(f"{day} attempt {tries + 1}:{struck} exit {attempt.code} in "
                     f"{attempt.wall_s:.1f} s{error}")  # fmt: skip
                 if attempt.code == 0:
-                    offered |= site.offered(site.ask("served", number))
+                    offered.update(site.offered(site.ask("served", number)))
                     break
             else:
                 report.incomplete.append(day)

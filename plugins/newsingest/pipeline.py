@@ -458,15 +458,21 @@ def _deduplicate(dsn: str, settings: Settings, run: RunInfo) -> dict[str, int]:
         fresh = list(first.values())
         results = clustering.cluster_batch(conn, fresh, settings)
         by_canonical = {r.canonical_url: r for r in results}
-        decisions = [
-            (
-                url,
-                by_canonical.get(a.canonical_url)
-                or DedupResult(canonical_url=a.canonical_url, cluster_key=a.canonical_url),
-            )
-            for url, a in staged
-        ]
-        warehouse.save_dedup(conn, run.run_key, decisions)
+        warehouse.save_dedup(
+            conn,
+            run.run_key,
+            [(url, by_canonical[a.canonical_url]) for url, a in staged
+             if a.canonical_url in by_canonical],
+        )  # fmt: skip
+        # A loaded article keeps its decision (the load never changes one): a page of it
+        # that already has a staged decision keeps it too; one staged anew gets a mark.
+        warehouse.save_dedup(
+            conn,
+            run.run_key,
+            [(url, DedupResult(canonical_url=a.canonical_url, cluster_key=a.canonical_url))
+             for url, a in staged if a.canonical_url not in by_canonical],
+            undecided_only=True,
+        )  # fmt: skip
     copies = sum(1 for r in results if r.relation != "original")
     return {"new": len(results) - copies, "duplicates": copies, "known": len(existing)}
 

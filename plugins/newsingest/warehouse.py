@@ -608,10 +608,24 @@ def known_hashes(conn: Connection, hashes: Sequence[str]) -> dict[str, tuple[str
     return {r["content_hash"]: (r["canonical_url"], f"cluster:{r['cluster_id']}") for r in rows}
 
 
-def save_dedup(conn: Connection, run_key: str, results: Sequence[tuple[str, DedupResult]]) -> None:
-    """Attach dedup decisions to staged articles ((page url, result) pairs)."""
+def save_dedup(
+    conn: Connection,
+    run_key: str,
+    results: Sequence[tuple[str, DedupResult]],
+    *,
+    undecided_only: bool = False,
+) -> None:
+    """Attach dedup decisions to staged articles ((page url, result) pairs).
+
+    Args:
+        conn: the deduplicate stage's connection.
+        run_key: the run.
+        results: (page URL, decision) pairs.
+        undecided_only: leave a page that already has a decision as it is.
+    """
+    condition = " AND dedup IS NULL" if undecided_only else ""
     conn.cursor().executemany(
-        "UPDATE news.staged_articles SET dedup = %s WHERE run_key = %s AND url = %s",
+        f"UPDATE news.staged_articles SET dedup = %s WHERE run_key = %s AND url = %s{condition}",
         [(Jsonb(to_json(result)), run_key, url) for url, result in results],
     )
 

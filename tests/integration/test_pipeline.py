@@ -35,8 +35,11 @@ def test_run_all_twice_is_idempotent(
     runs = run_rows(warehouse_dsn)
     state = dedup_state(warehouse_dsn)
     assert state[1], "the founders' lines are counted"
+    staged = staged_rows(warehouse_dsn)
     pipeline.run_all(warehouse_dsn, settings, RUN, demo_registry)
     assert table_counts(warehouse_dsn) == first
+    # The staged decisions still say what was decided (not "original" for a loaded copy).
+    assert staged_rows(warehouse_dsn) == staged
     # The same founders, sketches and line counts: nothing counted twice.
     assert dedup_state(warehouse_dsn) == state
     # The rerun saw the feeds again (no 304 to its own validators): same counts.
@@ -53,6 +56,13 @@ def dedup_state(dsn: str) -> tuple[list[tuple[object, ...]], list[tuple[object, 
             "SELECT line_hash, founders FROM news.dedup_lines ORDER BY 1"
         ).fetchall()
     return founders, lines
+
+
+def staged_rows(dsn: str) -> list[tuple[object, ...]]:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(
+            "SELECT url, skipped_reason, dedup FROM news.staged_articles ORDER BY url"
+        ).fetchall()
 
 
 def run_rows(dsn: str) -> list[tuple[object, ...]]:

@@ -344,6 +344,9 @@ def _fetch_feed(dsn: str, settings: Settings, run: RunInfo, source: FeedSource) 
         # The feed's pages the run holds: those fetched now, and those an earlier attempt
         # of the run (one stopped by a fault) staged that this one could not fetch again.
         counts.fetched = warehouse.count_feed_pages(conn, run.run_key, source.name)
+        # Claims it holds no page for (failed now, or left by a dead attempt whose rerun
+        # failed the feed) must not keep a later feed linking the same URL from fetching it.
+        warehouse.release_claims(conn, run.run_key, source.name)
         warehouse.save_feed_state(
             conn,
             source.name,

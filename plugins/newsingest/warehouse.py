@@ -421,6 +421,22 @@ def count_feed_pages(conn: Connection, run_key: str, feed_name: str) -> int:
     return int(row["n"]) if row else 0
 
 
+def release_claims(conn: Connection, run_key: str, feed_name: str) -> int:
+    """Give up the feed's claims of the run on URLs the run has no staged page of.
+
+    Returns:
+        How many claims were released.
+    """
+    return conn.execute(
+        """
+        DELETE FROM news.page_claims c WHERE c.run_key = %s AND c.feed_name = %s
+          AND NOT EXISTS (SELECT 1 FROM news.raw_pages p
+                          WHERE p.run_key = c.run_key AND p.url = c.url)
+        """,
+        (run_key, feed_name),
+    ).rowcount
+
+
 def feeds_by_name(conn: Connection) -> dict[str, dict[str, Any]]:
     """The news.feeds rows keyed by feed name."""
     return {r["feed_name"]: dict(r) for r in conn.execute("SELECT * FROM news.feeds").fetchall()}

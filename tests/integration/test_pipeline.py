@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -171,6 +175,41 @@ def test_a_rerun_keeps_the_pages_its_run_fetched_that_fail_now(
         loaded = conn.execute("SELECT url FROM news.articles ORDER BY url").fetchall()
     assert counted == [(2, 2, 2)]
     assert loaded == [(a,), (b,)]
+
+
+def test_a_page_a_killed_attempt_claimed_is_fetched_by_another_feed_of_the_rerun(
+    warehouse_dsn: str, settings: Settings, tmp_path: Path
+) -> None:
+    published = "Fri, 21 Jan 2022 10:00:00 GMT"
+    with serve() as site:
+        story = site.put("/news/a", "text/html", article_page("lakeshorecourier_2024_03_14"))
+        aggregator = site.put("/agg.xml", "application/rss+xml",
+                              rss([("A", f"{story}?utm_source=agg", published)]))  # fmt: skip
+        own = site.put("/feed.xml", "application/rss+xml", rss([("A", story, published)]))
+        registry = _registry(tmp_path, FeedSource(name="agg", url=aggregator),
+                             FeedSource(name="courier", url=own))  # fmt: skip
+        env = {**os.environ, "NEWSINGEST_ALLOW_HOSTS": "127.0.0.1", "NEWSINGEST_HOST_DELAY": "0"}
+        attempt = subprocess.Popen(
+            [sys.executable, "-m", "newsingest.cli", "run", "--date", "2022-01-22",
+             "--registry", str(registry), "--dsn", warehouse_dsn],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # fmt: skip
+        # The attempt dies while the aggregator downloads the story it claimed for itself ...
+        site.hooks["/news/a"] = lambda: os.killpg(attempt.pid, signal.SIGKILL)
+        assert attempt.wait(timeout=120) == -signal.SIGKILL
+        del site.hooks["/news/a"]
+        # ... and in the rerun the aggregator's feed fails: the outlet's own feed fetches it.
+        site.statuses["/agg.xml"] = 503
+        pipeline.run_all(warehouse_dsn, settings.replace(retries=0), RUN, registry)
+    with psycopg.connect(warehouse_dsn) as conn:
+        counted = conn.execute(
+            "SELECT feed_name, fetched, skipped_known, feed_failed FROM news.ingest_runs "
+            "ORDER BY feed_name"
+        ).fetchall()
+        loaded = conn.execute("SELECT url, feed_name FROM news.articles").fetchall()
+    assert counted == [("agg", 0, 0, True), ("courier", 1, 0, False)]
+    assert loaded == [(story, "courier")]
 
 
 def test_check_fails_when_too_many_feeds_fail(

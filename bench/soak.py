@@ -101,7 +101,7 @@ REQUEST_FAULTS = (("5xx", 0.02), ("hang", 0.001), ("truncate", 0.01), ("slow", 0
 DOWN_FOR_THE_DAY = 0.01
 ROBOTS_DOWN = 0.003
 # Per day, the first run's process fault and the stage it strikes.
-DAY_FAULTS = (("terminate", 0.25), ("kill", 0.25))
+DAY_FAULTS = (("terminate", 0.2), ("kill", 0.2))
 TERMINATE_STAGES = ("fetch", "stage", "extract", "deduplicate", "load")
 KILL_STAGES = ("fetch", "extract", "deduplicate", "load")
 MAX_ATTEMPTS = 4
@@ -546,27 +546,28 @@ class Attempt:
     traceback: bool = False
 
 
-def _stage_active(conn: psycopg.Connection[Any], stage: str, run_key: str, feeds_done: int,
-                  after_feeds: int) -> bool:  # fmt: skip
-    """Whether the run is inside the stage right now, as the warehouse (or its log) shows."""
-    if stage == "fetch":
-        return feeds_done >= after_feeds
-    if stage in {"deduplicate", "load"}:
-        row = conn.execute(
-            "SELECT count(*) FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted "
-            "AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended(%s, 0)",
-            (f"newsingest:{stage}:{run_key}",),
-        ).fetchone()
-        return bool(row and row[0])
-    # Staging: an insert of pages at work; extraction: its cursor over the pages, open.
-    pattern = {"stage": r"^\s*INSERT INTO news\.raw_pages", "extract": '"staged_pages"'}[stage]
-    row = conn.execute(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-        "AND application_name = 'newsingest' AND query ~ %s "
-        "AND (state = 'active' OR %s = 'extract')",
-        (pattern, stage),
-    ).fetchone()
-    return bool(row and row[0])
+# The pipeline's backends at work in a stage: deduplicate and load hold an advisory lock of
+# their own; staging runs an insert of pages; extraction keeps a cursor over the pages open.
+STAGE_BACKENDS = """
+    SELECT a.pid FROM pg_stat_activity a
+    WHERE a.datname = current_database() AND a.application_name = 'newsingest' AND (
+        (%(stage)s = 'stage' AND a.state = 'active'
+         AND a.query ~ '^\\s*INSERT INTO news\\.raw_pages')
+        OR (%(stage)s = 'extract' AND a.query ~ '"staged_pages"')
+        OR (%(stage)s IN ('deduplicate', 'load') AND EXISTS (
+            SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory'
+              AND l.granted AND ((l.classid::bigint << 32) | l.objid::bigint)
+                  = hashtextextended('newsingest:' || %(stage)s || ':' || %(run)s, 0))))
+"""
+
+
+def _strike(conn: psycopg.Connection[Any], action: str, stage: str, run_key: str) -> bool:
+    """Find the run at work in the stage; to terminate, end its backends in the same
+    statement (a stage's transaction may last milliseconds). Whether it was found."""
+    sql = STAGE_BACKENDS
+    if action == "terminate":
+        sql = f"SELECT pg_terminate_backend(pid, 5000) FROM ({STAGE_BACKENDS}) stage"
+    return bool(conn.execute(sql, {"stage": stage, "run": run_key}).fetchall())
 
 
 def terminate_pipeline(conn: psycopg.Connection[Any]) -> int:
@@ -611,17 +612,20 @@ def run_day(
         action, stage = fault
         with psycopg.connect(dsn, autocommit=True) as conn:
             while process.poll() is None:
-                done = sum(
-                    1 for line in list(lines) if ": feed outlet-" in line and "entries=" in line
-                )
-                if _stage_active(conn, stage, day.isoformat(), done, after_feeds):
-                    if action == "kill":
-                        time.sleep(delay)
-                        with suppress(ProcessLookupError):
-                            os.killpg(process.pid, signal.SIGKILL)
-                        attempt.injected = True
-                    else:
-                        attempt.injected = terminate_pipeline(conn) > 0
+                if stage == "fetch":
+                    done = sum(1 for line in list(lines) if ": feed outlet-" in line
+                               and "entries=" in line)  # fmt: skip
+                    found = done >= after_feeds
+                else:
+                    found = _strike(conn, action, stage, day.isoformat())
+                if found and action == "kill":
+                    time.sleep(delay)
+                    with suppress(ProcessLookupError):
+                        os.killpg(process.pid, signal.SIGKILL)
+                if found:
+                    # Then the rest of its backends (the one holding the day's lock, ...).
+                    terminated = terminate_pipeline(conn) if action == "terminate" else 0
+                    attempt.injected = action == "kill" or stage != "fetch" or terminated > 0
                     break
                 time.sleep(POLL_S)
     attempt.code = process.wait()

@@ -18,8 +18,9 @@ URL), hanging answers (client timeouts), slow answers, bodies cut short, a
 robots.txt failing for a day; and per day, at most one of: the pipeline's
 database backends terminated (pg_terminate_backend from another connection)
 while a chosen stage works, or the `newsingest run --date` process group
-killed (SIGKILL) while a chosen stage works. A failed or killed run is run
-again at once, as an operator would.
+killed (SIGKILL) while a chosen stage works. Every such fault strikes every
+stage it can on a day of its own (more on a tenth of the other days). A failed
+or killed run is run again at once, as an operator would.
 
 Every day is one `newsingest run --date` (the public CLI, a process per
 attempt) into a freshly migrated warehouse: a database of its own on a
@@ -100,10 +101,11 @@ SLOW_S = (0.2, 0.6)
 REQUEST_FAULTS = (("5xx", 0.02), ("hang", 0.001), ("truncate", 0.01), ("slow", 0.01))
 DOWN_FOR_THE_DAY = 0.01
 ROBOTS_DOWN = 0.003
-# Per day, the first run's process fault and the stage it strikes.
-DAY_FAULTS = (("terminate", 0.2), ("kill", 0.2))
+# Process faults of a day's first run, and the stages they strike: each on a day of its own,
+# and on a tenth of the other days one of them again.
 TERMINATE_STAGES = ("fetch", "stage", "extract", "deduplicate", "load")
 KILL_STAGES = ("fetch", "extract", "deduplicate", "load")
+MORE_FAULTS = 0.1
 MAX_ATTEMPTS = 4
 POLL_S = 0.01
 
@@ -269,21 +271,21 @@ class Plan:
 
 
 def feed_document(
-    kind: str, name: str, items: Sequence[tuple[str, str, Article, str]], base: str
+    kind: str, name: str, items: Sequence[tuple[str, str, Article]], base: str
 ) -> tuple[bytes, str]:
-    """A feed document of kind from (link, title, article, host) items; (bytes, content type)."""
+    """A feed document of kind from (link, title, article) items; (bytes, content type)."""
     if kind == "jsonfeed":
         doc = {
             "version": "https://jsonfeed.org/version/1.1", "title": name, "home_page_url": base,
             "items": [{"id": link, "url": link, "title": title,
-                       "date_published": a.published.isoformat()} for link, title, a, _ in items],
+                       "date_published": a.published.isoformat()} for link, title, a in items],
         }  # fmt: skip
         return json.dumps(doc).encode(), "application/feed+json"
     if kind == "atom":
         entries = "".join(
             f'<entry><title>{escape(t)}</title><link href="{escape(link)}"/><id>{escape(link)}'
             f"</id><updated>{a.published.isoformat()}</updated></entry>"
-            for link, t, a, _ in items
+            for link, t, a in items
         )
         return (
             f'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
@@ -296,7 +298,7 @@ def feed_document(
             f"</news:name><news:language>en</news:language></news:publication>"
             f"<news:publication_date>{a.published.isoformat()}</news:publication_date>"
             f"<news:title>{escape(t)}</news:title></news:news></url>"
-            for link, t, a, _ in items
+            for link, t, a in items
         )
         return (
             '<?xml version="1.0" encoding="UTF-8"?><urlset '
@@ -307,7 +309,7 @@ def feed_document(
     entries = "".join(
         f"<item><title>{escape(t)}</title><link>{escape(link)}</link><guid>{escape(link)}</guid>"
         f"<pubDate>{email.utils.format_datetime(a.published)}</pubDate></item>"
-        for link, t, a, _ in items
+        for link, t, a in items
     )
     return (
         f'<?xml version="1.0"?><rss version="2.0"><channel><title>{name}</title>'
@@ -356,9 +358,8 @@ class _SiteState:
         """The outlet's feed document as served after `day`."""
         items = []
         for link, article in self.plan.feed_items(outlet, day):
-            host = self.bases[article.outlet]
             title = article_text(self.spec.seed, self.site, article)[0]
-            items.append((host + link, title, article, host))
+            items.append((self.bases[article.outlet] + link, title, article))
         kind = FEED_KINDS[outlet % len(FEED_KINDS)]
         return feed_document(kind, outlet_name(outlet), items, self.bases[outlet])
 
@@ -859,16 +860,15 @@ class Report:
 
 
 def day_faults(rng: random.Random, days: int) -> dict[int, tuple[str, str]]:
-    """The process fault of each day's first run, drawn from rng."""
-    plan = {}
+    """The process fault of each day's first run, drawn from rng: every kind of fault in
+    every stage it strikes on a day of its own, and on the other days now and then one."""
+    kinds = [("terminate", stage) for stage in TERMINATE_STAGES]
+    kinds += [("kill", stage) for stage in KILL_STAGES]
+    rng.shuffle(kinds)
+    plan = dict(zip(rng.sample(range(days), min(days, len(kinds))), kinds, strict=False))
     for day in range(days):
-        draw = rng.random()
-        for action, share in DAY_FAULTS:
-            if draw < share:
-                stages = KILL_STAGES if action == "kill" else TERMINATE_STAGES
-                plan[day] = (action, rng.choice(stages))
-                break
-            draw -= share
+        if day not in plan and rng.random() < MORE_FAULTS:
+            plan[day] = rng.choice(kinds)
     return plan
 
 

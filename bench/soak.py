@@ -38,7 +38,9 @@ and failures by class per run and feed). Last line:
     days=<d> urls=<n> accounted=<n> lost=<n> double=<n>
 
 and the exit status is 1 unless everything reconciles (and no run printed a
-traceback or failed without a fault). Measured: see docs/benchmarks.md.
+traceback or failed without a fault). Measured (docs/reliability.md): 591 s on
+two cores shared with other work, last line
+days=30 urls=19978 accounted=19978 lost=0 double=0.
 """
 
 from __future__ import annotations

@@ -53,6 +53,7 @@ import multiprocessing
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -958,6 +959,7 @@ def warehouse_database(admin: str | None) -> Iterator[str]:
     finally:
         if state is not None:
             localdb.destroy(state)
+            shutil.rmtree(state, ignore_errors=True)  # destroy() leaves the folder
         else:
             with psycopg.connect(admin, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -99,6 +99,9 @@ def test_the_accounting_finds_lost_and_doubled_urls_and_wrong_counts(
     assert list(found.double) == [loaded]
     assert any(m.startswith(f"{run} ") and "skipped=" in m for m in found.mismatches)
     assert found.accounted == found.urls - 2
+    tampered = soak.Report(days=3, accounting=found)
+    assert tampered.line() == f"days=3 urls={found.urls} accounted={found.urls - 2} lost=1 double=1"
+    assert tampered.problems  # the command exits 1
 
 
 def test_the_command_prints_the_last_line_and_its_status(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,11 +17,17 @@ PAGES = Path(__file__).parent / "fixtures" / "pages"
 
 @dataclass
 class StaticSite:
-    """Routes (path -> content type, body) served by a live server; tests change them freely."""
+    """Routes (path -> content type, body) served by a live server; tests change them freely.
+
+    A hook of a path runs (in the server's thread) before each answer to it; a path
+    with a status in statuses is answered with that status instead of its route.
+    """
 
     base_url: str
     routes: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     hits: dict[str, int] = field(default_factory=dict)
+    hooks: dict[str, Callable[[], None]] = field(default_factory=dict)
+    statuses: dict[str, int] = field(default_factory=dict)
 
     def put(self, path: str, content_type: str, body: str | bytes) -> str:
         """Serve body at path; returns the absolute URL."""
@@ -42,6 +48,11 @@ def serve() -> Iterator[StaticSite]:
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             site.hits[path] = site.hits.get(path, 0) + 1
+            if path in site.hooks:
+                site.hooks[path]()
+            if path in site.statuses:
+                self.send_error(site.statuses[path])
+                return
             if path not in site.routes:
                 self.send_error(404)
                 return

@@ -17,6 +17,9 @@ LOGGER = logging.getLogger(__name__)
 
 STATE_DIR = Path(".newsingest")
 DEFAULT_REGISTRY = Path(__file__).resolve().parents[2] / "dags" / "feeds.yaml"
+# libpq's and psycopg's words for a session that ended under a command.
+LOST_CONNECTION = ("server closed the connection", "the connection is closed", "connection is lost",
+                   "terminating connection")  # fmt: skip
 
 
 def _dsn(explicit: str | None) -> str:
@@ -81,6 +84,9 @@ def _warehouse_failure(exc: Exception, argv: Sequence[str]) -> str:
         )
     if isinstance(exc, psycopg.errors.AdminShutdown):
         return f"the warehouse server ended the connection ({cause}): once it is back up, {rerun}"
+    if isinstance(exc, psycopg.OperationalError) and _connection_lost(exc):
+        # It was reachable: a restart, a crash or the network ended the session mid-command.
+        return f"the warehouse server closed the connection ({cause}): once it is back up, {rerun}"
     if isinstance(exc, psycopg.OperationalError) or isinstance(
         exc.__cause__, psycopg.OperationalError
     ):
@@ -89,6 +95,12 @@ def _warehouse_failure(exc: Exception, argv: Sequence[str]) -> str:
             f"NEWSINGEST_DSN points at it (`newsingest db start` starts a local one), {rerun}"
         )
     return f"{cause}: fix that, {rerun}"
+
+
+def _connection_lost(exc: Exception) -> bool:
+    """Whether a psycopg error says an open connection ended (WarehouseError: none opened)."""
+    text = str(exc).lower()
+    return any(words in text for words in LOST_CONNECTION)
 
 
 def _rerun(argv: Sequence[str]) -> str:

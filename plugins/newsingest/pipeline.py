@@ -247,17 +247,22 @@ def _fetch_pages(
             updated = set()
     with warehouse.connect(dsn) as conn:
         taken = warehouse.claim_pages(conn, run.run_key, sorted(set(by_url) - known), source.name)
+        todo = [(url, e) for url, e in by_url.items() if url not in known | taken]
+        held = warehouse.pages_of_run(conn, run.run_key, [url for url, _ in todo])
     counts.skipped_known = len(known | taken)
-    todo = [(url, e) for url, e in by_url.items() if url not in known | taken]
     pages: list[FetchedPage] = []
     results = fetcher.fetch_many([e.url for _, e in todo])
     for (url, entry), result in zip(todo, results, strict=True):
         attempts.extend(result.attempts)
+        if result.response is None and url in held:
+            # An earlier attempt of this run fetched it: that copy stays the run's page.
+            LOGGER.warning("page %s: %s: %s; the copy this run fetched earlier stays staged",
+                           entry.url, result.error_class, result.error)  # fmt: skip
+            continue
         if result.response is None:
             counts.fail(result.error_class or "connection")
             LOGGER.warning("page %s: %s: %s", redacted(entry.url), result.error_class, result.error)
             continue
-        counts.fetched += 1
         pages.append(
             FetchedPage(
                 feed_name=source.name,
@@ -337,6 +342,12 @@ def _fetch_feed(dsn: str, settings: Settings, run: RunInfo, source: FeedSource) 
     with warehouse.connect(dsn) as conn:
         warehouse.log_attempts(conn, run.run_key, source.name, attempts)
         warehouse.stage_pages(conn, run.run_key, pages)
+        # The feed's pages the run holds: those fetched now, and those an earlier attempt
+        # of the run (one stopped by a fault) staged that this one could not fetch again.
+        counts.fetched = warehouse.count_feed_pages(conn, run.run_key, source.name)
+        # Claims it holds no page for (failed now, or left by a dead attempt whose rerun
+        # failed the feed) must not keep a later feed linking the same URL from fetching it.
+        warehouse.release_claims(conn, run.run_key, source.name)
         warehouse.save_feed_state(
             conn,
             source.name,
@@ -456,15 +467,21 @@ def _deduplicate(dsn: str, settings: Settings, run: RunInfo) -> dict[str, int]:
         fresh = list(first.values())
         results = clustering.cluster_batch(conn, fresh, settings)
         by_canonical = {r.canonical_url: r for r in results}
-        decisions = [
-            (
-                url,
-                by_canonical.get(a.canonical_url)
-                or DedupResult(canonical_url=a.canonical_url, cluster_key=a.canonical_url),
-            )
-            for url, a in staged
-        ]
-        warehouse.save_dedup(conn, run.run_key, decisions)
+        warehouse.save_dedup(
+            conn,
+            run.run_key,
+            [(url, by_canonical[a.canonical_url]) for url, a in staged
+             if a.canonical_url in by_canonical],
+        )  # fmt: skip
+        # A loaded article keeps its decision (the load never changes one): a page of it
+        # that already has a staged decision keeps it too; one staged anew gets a mark.
+        warehouse.save_dedup(
+            conn,
+            run.run_key,
+            [(url, DedupResult(canonical_url=a.canonical_url, cluster_key=a.canonical_url))
+             for url, a in staged if a.canonical_url not in by_canonical],
+            undecided_only=True,
+        )  # fmt: skip
     copies = sum(1 for r in results if r.relation != "original")
     return {"new": len(results) - copies, "duplicates": copies, "known": len(existing)}
 
@@ -681,16 +698,23 @@ def run_all(
         The printable summary.
 
     Raises:
-        warehouse.RunInProgressError: another process is running the same day.
+        warehouse.RunInProgressError: another process is running the same day, or took the
+            day while the server had ended the connection holding this run's lock.
     """
     load_registry(registry)  # a broken registry is reported before the warehouse is reached
-    with warehouse.run_lock(dsn, run.run_key):
+    with warehouse.run_lock(dsn, run.run_key) as lock:
         # One feed after another: a page two feeds link goes to the first in registry order.
+        # Before each stage the lock is confirmed: the server may have ended its connection.
         for source in prepare(dsn, registry, feeds):
+            lock.confirm()
             fetch_feed(dsn, settings, run, source)
+        lock.confirm()
         extract(dsn, settings, run,
                 processes=settings.extract_processes or parallel.default_processes())  # fmt: skip
+        lock.confirm()
         deduplicate(dsn, settings, run)
+        lock.confirm()
         load(dsn, settings, run)
+        lock.confirm()
         check(dsn, settings, run)
         return summary(dsn, run)

@@ -53,6 +53,12 @@ def connect(dsn: str) -> Iterator[Connection]:
     Yields:
         The connection.
     """
+    with _open(dsn) as conn:
+        yield conn
+
+
+def _open(dsn: str) -> Connection:
+    """A new connection (dict rows, never preparing), or WarehouseError saying why not."""
     if not dsn:
         raise WarehouseError(
             "no warehouse configured: set NEWSINGEST_DSN, the Airflow connection "
@@ -62,13 +68,11 @@ def connect(dsn: str) -> Iterator[Connection]:
         # prepare_threshold=None: never prepare on the server. A generic plan made while a
         # table is small (a sequential scan of news.dedup_postings early in a first load)
         # was reused for every later row and made the load quadratic (see docs/adr/0006).
-        conn = psycopg.connect(
+        return psycopg.connect(
             dsn, row_factory=dict_row, application_name="newsingest", prepare_threshold=None
         )
     except psycopg.OperationalError as exc:
         raise WarehouseError(f"cannot connect to the warehouse: {exc}".strip()) from exc
-    with conn:
-        yield conn
 
 
 class RunInProgressError(WarehouseError):
@@ -79,30 +83,106 @@ def _lock_key(kind: str, run_key: str) -> str:
     return f"newsingest:{kind}:{run_key}"
 
 
+class RunLock:
+    """The advisory lock of one run, held by a connection of its own (see run_lock).
+
+    A session's advisory locks end with it: when the server ends the lock's
+    connection (a terminated backend, a restart) the run no longer holds its
+    day. confirm() notices and takes the lock again before the next stage, so
+    that a run never goes on unlocked beside another run of the same day.
+    """
+
+    def __init__(self, dsn: str, run_key: str) -> None:
+        self.dsn = dsn
+        self.run_key = run_key
+        self._key = _lock_key("run", run_key)
+        self._conn: Connection | None = None
+
+    def acquire(self) -> None:
+        """Take the lock on a new connection, or fail at once if another session holds it.
+
+        Raises:
+            RunInProgressError: another session holds the lock (its pid, application, start).
+            WarehouseError: the warehouse cannot be reached.
+        """
+        conn = _open(self.dsn)
+        conn.autocommit = True
+        try:
+            got = conn.execute(
+                "SELECT pg_try_advisory_lock(hashtextextended(%s, 0)) AS got", (self._key,)
+            ).fetchone()
+            if not (got and got["got"]):
+                raise RunInProgressError(_holder_message(conn, self._key, self.run_key))
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+
+    def confirm(self) -> None:
+        """Make sure the run still holds its lock; take it again if its connection was lost.
+
+        Raises:
+            RunInProgressError: the connection was lost and another session took the lock
+                meanwhile (another run of the day is in progress).
+            WarehouseError: the warehouse cannot be reached to take the lock again.
+        """
+        conn = self._conn
+        if conn is not None and not conn.broken and not conn.closed:
+            try:
+                conn.execute("SELECT 1")
+                return
+            except psycopg.OperationalError as exc:
+                cause = str(exc).strip()
+        else:
+            cause = "the connection is closed"
+        LOGGER.warning(
+            "run %s: the connection holding the run's lock was lost (%s); taking the lock again",
+            self.run_key,
+            cause,
+        )
+        self._close()
+        self.acquire()
+
+    def release(self) -> None:
+        """Give the lock up (a lost connection already took it with its session)."""
+        conn = self._conn
+        if conn is None:
+            return
+        try:
+            if not conn.broken and not conn.closed:
+                conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (self._key,))
+        except psycopg.OperationalError as exc:
+            # The session ended while unlocking, which releases its locks just the same.
+            LOGGER.debug("run %s: lock connection lost while unlocking: %s", self.run_key, exc)
+        finally:
+            self._close()
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
 @contextmanager
-def run_lock(dsn: str, run_key: str) -> Iterator[None]:
+def run_lock(dsn: str, run_key: str) -> Iterator[RunLock]:
     """Hold the advisory lock of a run for the block, or fail at once if another holds it.
 
     Two `newsingest run` of one day would otherwise race on the same staged
-    rows; the second is told who holds the day instead.
+    rows; the second is told who holds the day instead. Call the yielded
+    lock's confirm() before each stage: it takes the lock again when the
+    server ended its connection.
 
     Raises:
         RunInProgressError: another session holds the lock (its pid, application and start).
     """
-    with connect(dsn) as conn:
-        conn.autocommit = True
-        key = _lock_key("run", run_key)
-        got = conn.execute(
-            "SELECT pg_try_advisory_lock(hashtextextended(%s, 0)) AS got", (key,)
-        ).fetchone()
-        if not (got and got["got"]):
-            raise RunInProgressError(_holder_message(conn, key, run_key))
-        _HELD_RUNS.add(run_key)
-        try:
-            yield
-        finally:
-            _HELD_RUNS.discard(run_key)
-            conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (key,))
+    lock = RunLock(dsn, run_key)
+    lock.acquire()
+    _HELD_RUNS.add(run_key)
+    try:
+        yield lock
+    finally:
+        _HELD_RUNS.discard(run_key)
+        lock.release()
 
 
 # Runs whose lock this process holds (run_lock): its own stages need not wait for it.
@@ -323,6 +403,40 @@ def claim_pages(conn: Connection, run_key: str, urls: Sequence[str], feed_name: 
     return {r["url"] for r in rows}
 
 
+def pages_of_run(conn: Connection, run_key: str, urls: Sequence[str]) -> set[str]:
+    """Which of these page URLs the run has staged (an earlier attempt of it fetched them)."""
+    rows = conn.execute(
+        "SELECT url FROM news.raw_pages WHERE run_key = %s AND url = ANY(%s)",
+        (run_key, list(urls)),
+    ).fetchall()
+    return {r["url"] for r in rows}
+
+
+def count_feed_pages(conn: Connection, run_key: str, feed_name: str) -> int:
+    """How many pages the run has staged for the feed."""
+    row = conn.execute(
+        "SELECT count(*) AS n FROM news.raw_pages WHERE run_key = %s AND feed_name = %s",
+        (run_key, feed_name),
+    ).fetchone()
+    return int(row["n"]) if row else 0
+
+
+def release_claims(conn: Connection, run_key: str, feed_name: str) -> int:
+    """Give up the feed's claims of the run on URLs the run has no staged page of.
+
+    Returns:
+        How many claims were released.
+    """
+    return conn.execute(
+        """
+        DELETE FROM news.page_claims c WHERE c.run_key = %s AND c.feed_name = %s
+          AND NOT EXISTS (SELECT 1 FROM news.raw_pages p
+                          WHERE p.run_key = c.run_key AND p.url = c.url)
+        """,
+        (run_key, feed_name),
+    ).rowcount
+
+
 def feeds_by_name(conn: Connection) -> dict[str, dict[str, Any]]:
     """The news.feeds rows keyed by feed name."""
     return {r["feed_name"]: dict(r) for r in conn.execute("SELECT * FROM news.feeds").fetchall()}
@@ -510,10 +624,24 @@ def known_hashes(conn: Connection, hashes: Sequence[str]) -> dict[str, tuple[str
     return {r["content_hash"]: (r["canonical_url"], f"cluster:{r['cluster_id']}") for r in rows}
 
 
-def save_dedup(conn: Connection, run_key: str, results: Sequence[tuple[str, DedupResult]]) -> None:
-    """Attach dedup decisions to staged articles ((page url, result) pairs)."""
+def save_dedup(
+    conn: Connection,
+    run_key: str,
+    results: Sequence[tuple[str, DedupResult]],
+    *,
+    undecided_only: bool = False,
+) -> None:
+    """Attach dedup decisions to staged articles ((page url, result) pairs).
+
+    Args:
+        conn: the deduplicate stage's connection.
+        run_key: the run.
+        results: (page URL, decision) pairs.
+        undecided_only: leave a page that already has a decision as it is.
+    """
+    condition = " AND dedup IS NULL" if undecided_only else ""
     conn.cursor().executemany(
-        "UPDATE news.staged_articles SET dedup = %s WHERE run_key = %s AND url = %s",
+        f"UPDATE news.staged_articles SET dedup = %s WHERE run_key = %s AND url = %s{condition}",
         [(Jsonb(to_json(result)), run_key, url) for url, result in results],
     )
 

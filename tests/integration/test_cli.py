@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from newsingest.registry import RegistryError, load_registry
 
@@ -108,6 +113,87 @@ def test_server_ending_the_session_mid_command(warehouse_dsn: str) -> None:
     line = one_line(subprocess.CompletedProcess(command, process.returncode, stdout, stderr))
     assert "ended the connection" in line
     assert "terminating connection due to administrator command" in line
+    assert "rerun `newsingest report --date 2022-01-22" in line
+
+
+class DroppingProxy:
+    """A TCP relay on 127.0.0.1 to a PostgreSQL server; drop() cuts every relayed connection,
+    as a network fault or a dying server would, without the server saying why."""
+
+    def __init__(self, dsn: str) -> None:
+        params = conninfo_to_dict(dsn)
+        host = str(params.get("host") or "localhost")
+        port = int(params.get("port") or 5432)
+        self.upstream: tuple[str, int] | str = (
+            f"{host}/.s.PGSQL.{port}" if host.startswith("/") else (host, port)
+        )
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.dsn = make_conninfo(dsn, host="127.0.0.1", port=self.listener.getsockname()[1])
+        self.relayed: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with suppress(OSError):
+            while True:
+                client, _ = self.listener.accept()
+                family = socket.AF_UNIX if isinstance(self.upstream, str) else socket.AF_INET
+                server = socket.socket(family, socket.SOCK_STREAM)
+                server.connect(self.upstream)
+                self.relayed += [client, server]
+                for source, sink in ((client, server), (server, client)):
+                    threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        with suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+
+    def drop(self) -> None:
+        for sock in self.relayed:
+            with suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def close(self) -> None:
+        self.listener.close()
+        self.drop()
+
+
+@contextmanager
+def dropping_proxy(dsn: str) -> Iterator[DroppingProxy]:
+    proxy = DroppingProxy(dsn)
+    try:
+        yield proxy
+    finally:
+        proxy.close()
+
+
+def test_connection_lost_mid_command_says_the_server_closed_it(warehouse_dsn: str) -> None:
+    """The connection ends with no word from the server (a crash, a restart, the network)."""
+    with psycopg.connect(warehouse_dsn) as locker, dropping_proxy(warehouse_dsn) as proxy:
+        locker.execute("LOCK TABLE news.ingest_runs IN ACCESS EXCLUSIVE MODE")
+        command = [sys.executable, "-m", "newsingest.cli", "report", "--date", "2022-01-22"]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSINGEST_")}
+        with subprocess.Popen(
+            [*command, "--dsn", proxy.dsn], env=env, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True,
+        ) as process:  # fmt: skip
+            with psycopg.connect(warehouse_dsn, autocommit=True) as admin:
+                deadline = time.monotonic() + 60
+                while not admin.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE application_name = 'newsingest' "
+                    "AND wait_event_type = 'Lock'"
+                ).fetchall():
+                    assert process.poll() is None, process.communicate()
+                    assert time.monotonic() < deadline, "the report never waited on the lock"
+                    time.sleep(0.1)
+            proxy.drop()
+            stdout, stderr = process.communicate(timeout=60)
+    line = one_line(subprocess.CompletedProcess(command, process.returncode, stdout, stderr))
+    assert "the warehouse server closed the connection" in line
+    assert "server closed the connection unexpectedly" in line
+    assert "check that it runs" not in line  # it was reachable: the DSN is not the problem
     assert "rerun `newsingest report --date 2022-01-22" in line
 
 

@@ -1,4 +1,5 @@
-"""Two runs of one day at once: they serialise, and the one that waits or loses says so."""
+"""Two runs of one day at once: they serialise, and the one that waits or loses says so;
+a run whose lock the server dropped takes it again before its next stage, or stops."""
 
 from __future__ import annotations
 
@@ -9,10 +10,22 @@ from datetime import date
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from newsingest import migrations, pipeline, warehouse
+from newsingest.settings import Settings
+from tests.sites import StaticSite, article_page, rss, serve
 
 RUN = pipeline.RunInfo.make(date(2022, 1, 22), "cli")
+RUN_LOCK = "newsingest:run:2022-01-22"
+PUB = "Fri, 21 Jan 2022 10:00:00 GMT"
+# The sessions holding the advisory lock of a key in the current database.
+LOCK_HOLDERS = """
+    SELECT l.pid FROM pg_locks l
+    WHERE l.locktype = 'advisory' AND l.granted
+      AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+      AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended(%s, 0)
+"""
 
 
 def cli_run(dsn: str, registry: Path, logs: Path) -> tuple[int, str]:
@@ -73,3 +86,68 @@ def test_two_runs_of_one_day_at_once_load_what_one_run_loads(
     assert cli_run(empty_database, demo_registry, tmp_path)[0] == 0
     by_url = {row[0]: (row[1], row[2], row[4]) for row in snapshot(empty_database)}
     assert {row[0]: (row[1], row[2], row[4]) for row in concurrent} == by_url
+
+
+def two_feeds(site: StaticSite, tmp_path: Path) -> Path:
+    """A registry of feeds a then b, one story each, on the site."""
+    path = tmp_path / "two-feeds.yaml"
+    lines = ["feeds:"]
+    for name, fixture in (("a", "lakeshorecourier_2024_03_14"), ("b", "northgatepost_2024_07_01")):
+        story = site.put(f"/{name}/story", "text/html", article_page(fixture))
+        feed = site.put(f"/{name}/feed.xml", "application/rss+xml", rss([(name, story, PUB)]))
+        lines += [f"  - name: {name}", f'    url: "{feed}"']
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def end_lock_session(dsn: str) -> int:
+    """Terminate the backends holding the day's run lock, as an administrator would."""
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        pids = [row[0] for row in admin.execute(LOCK_HOLDERS, (RUN_LOCK,)).fetchall()]
+        for pid in pids:
+            admin.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
+    return len(pids)
+
+
+def test_a_run_whose_lock_session_ended_takes_the_lock_again_before_its_next_stage(
+    warehouse_dsn: str, settings: Settings, tmp_path: Path
+) -> None:
+    seen: dict[str, object] = {}
+
+    def probe() -> None:
+        # Another run of the day, starting while feed b is fetched, must find it taken.
+        with psycopg.connect(warehouse_dsn, autocommit=True) as other:
+            got = other.execute(
+                "SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (RUN_LOCK,)
+            ).fetchone()
+        seen["held"] = got == (False,)
+
+    with serve() as site:
+        registry = two_feeds(site, tmp_path)
+        # While feed a's page downloads, the lock's is the run's only open connection.
+        site.hooks["/a/story"] = lambda: seen.setdefault("ended", end_lock_session(warehouse_dsn))
+        site.hooks["/b/feed.xml"] = probe
+        pipeline.run_all(warehouse_dsn, settings, RUN, registry)
+    assert seen == {"ended": 1, "held": True}
+    loaded = [row[0].rsplit("/", 2)[-2] for row in snapshot(warehouse_dsn)]
+    assert loaded == ["a", "b"]
+
+
+def test_a_run_whose_day_was_taken_while_its_lock_was_lost_stops_in_one_line(
+    warehouse_dsn: str, settings: Settings, tmp_path: Path
+) -> None:
+    other = psycopg.connect(warehouse_dsn, autocommit=True)
+
+    def take_the_day() -> None:
+        end_lock_session(warehouse_dsn)
+        other.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (RUN_LOCK,))
+
+    try:
+        with serve() as site:
+            registry = two_feeds(site, tmp_path)
+            site.hooks["/a/story"] = take_the_day
+            with pytest.raises(warehouse.RunInProgressError, match="already in progress"):
+                pipeline.run_all(warehouse_dsn, settings, RUN, registry)
+            assert "/b/feed.xml" not in site.hits
+    finally:
+        other.close()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -12,6 +16,7 @@ import pytest
 from newsingest import cli, pipeline
 from newsingest.records import FeedSource
 from newsingest.settings import Settings
+from tests.sites import article_page, rss, serve
 
 RUN = pipeline.RunInfo.make(date(2022, 1, 22), "test")
 
@@ -34,8 +39,11 @@ def test_run_all_twice_is_idempotent(
     runs = run_rows(warehouse_dsn)
     state = dedup_state(warehouse_dsn)
     assert state[1], "the founders' lines are counted"
+    staged = staged_rows(warehouse_dsn)
     pipeline.run_all(warehouse_dsn, settings, RUN, demo_registry)
     assert table_counts(warehouse_dsn) == first
+    # The staged decisions still say what was decided (not "original" for a loaded copy).
+    assert staged_rows(warehouse_dsn) == staged
     # The same founders, sketches and line counts: nothing counted twice.
     assert dedup_state(warehouse_dsn) == state
     # The rerun saw the feeds again (no 304 to its own validators): same counts.
@@ -52,6 +60,13 @@ def dedup_state(dsn: str) -> tuple[list[tuple[object, ...]], list[tuple[object, 
             "SELECT line_hash, founders FROM news.dedup_lines ORDER BY 1"
         ).fetchall()
     return founders, lines
+
+
+def staged_rows(dsn: str) -> list[tuple[object, ...]]:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(
+            "SELECT url, skipped_reason, dedup FROM news.staged_articles ORDER BY url"
+        ).fetchall()
 
 
 def run_rows(dsn: str) -> list[tuple[object, ...]]:
@@ -128,6 +143,73 @@ def test_failing_pages_do_not_stop_the_feed(
         ).fetchone()
     assert streaks == (2,)
     assert staged == (6,)
+
+
+def test_a_rerun_keeps_the_pages_its_run_fetched_that_fail_now(
+    warehouse_dsn: str, settings: Settings, tmp_path: Path
+) -> None:
+    """An attempt fetched the feed's pages, then stopped; its rerun meets failing answers."""
+    published = "Fri, 21 Jan 2022 10:00:00 GMT"
+    with serve() as site:
+        a = site.put("/news/a", "text/html", article_page("lakeshorecourier_2024_03_14"))
+        b = site.put("/news/b", "text/html", article_page("northgatepost_2024_07_01"))
+        feed = site.put("/feed.xml", "application/rss+xml", rss([("A", a, published),
+                                                                 ("B", b, published)]))  # fmt: skip
+        source = FeedSource(name="courier", url=feed)
+        pipeline.prepare(warehouse_dsn, _registry(tmp_path, source))
+        assert pipeline.fetch_feed(warehouse_dsn, settings, RUN, source).fetched == 2
+        once = settings.replace(retries=0)
+        site.statuses["/news/b"] = 503
+        again = pipeline.fetch_feed(warehouse_dsn, once, RUN, source)
+        # The page the run holds is the run's: fetched, not a failure of the run.
+        assert (again.fetched, again.failed, again.failures) == (2, 0, {})
+        site.statuses["/feed.xml"] = 503
+        gone = pipeline.fetch_feed(warehouse_dsn, once, RUN, source)
+        assert (gone.feed_failed, gone.fetched, gone.failures) == (True, 2, {"http_5xx": 1})
+    for stage in (pipeline.extract, pipeline.deduplicate, pipeline.load):
+        stage(warehouse_dsn, settings, RUN)
+    with psycopg.connect(warehouse_dsn) as conn:
+        counted = conn.execute(
+            "SELECT fetched, extracted, new_articles + duplicates FROM news.ingest_runs"
+        ).fetchall()
+        loaded = conn.execute("SELECT url FROM news.articles ORDER BY url").fetchall()
+    assert counted == [(2, 2, 2)]
+    assert loaded == [(a,), (b,)]
+
+
+def test_a_page_a_killed_attempt_claimed_is_fetched_by_another_feed_of_the_rerun(
+    warehouse_dsn: str, settings: Settings, tmp_path: Path
+) -> None:
+    published = "Fri, 21 Jan 2022 10:00:00 GMT"
+    with serve() as site:
+        story = site.put("/news/a", "text/html", article_page("lakeshorecourier_2024_03_14"))
+        aggregator = site.put("/agg.xml", "application/rss+xml",
+                              rss([("A", f"{story}?utm_source=agg", published)]))  # fmt: skip
+        own = site.put("/feed.xml", "application/rss+xml", rss([("A", story, published)]))
+        registry = _registry(tmp_path, FeedSource(name="agg", url=aggregator),
+                             FeedSource(name="courier", url=own))  # fmt: skip
+        env = {**os.environ, "NEWSINGEST_ALLOW_HOSTS": "127.0.0.1", "NEWSINGEST_HOST_DELAY": "0"}
+        attempt = subprocess.Popen(
+            [sys.executable, "-m", "newsingest.cli", "run", "--date", "2022-01-22",
+             "--registry", str(registry), "--dsn", warehouse_dsn],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # fmt: skip
+        # The attempt dies while the aggregator downloads the story it claimed for itself ...
+        site.hooks["/news/a"] = lambda: os.killpg(attempt.pid, signal.SIGKILL)
+        assert attempt.wait(timeout=120) == -signal.SIGKILL
+        del site.hooks["/news/a"]
+        # ... and in the rerun the aggregator's feed fails: the outlet's own feed fetches it.
+        site.statuses["/agg.xml"] = 503
+        pipeline.run_all(warehouse_dsn, settings.replace(retries=0), RUN, registry)
+    with psycopg.connect(warehouse_dsn) as conn:
+        counted = conn.execute(
+            "SELECT feed_name, fetched, skipped_known, feed_failed FROM news.ingest_runs "
+            "ORDER BY feed_name"
+        ).fetchall()
+        loaded = conn.execute("SELECT url, feed_name FROM news.articles").fetchall()
+    assert counted == [("agg", 0, 0, True), ("courier", 1, 0, False)]
+    assert loaded == [(story, "courier")]
 
 
 def test_check_fails_when_too_many_feeds_fail(

@@ -30,7 +30,7 @@ from psycopg.conninfo import make_conninfo
 from newsingest import localdb, migrations, warehouse
 from newsingest.demo.runner import DEMO_DATE, write_registry
 
-from ..operator.standalone import free_port
+from ..operator.instance import free_port
 
 DAY = DEMO_DATE.isoformat()
 CLIENT = {

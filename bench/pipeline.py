@@ -45,6 +45,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -295,6 +296,8 @@ class RunCost:
     """What one run of the day cost, stage by stage."""
 
     stages: list[Stage] = field(default_factory=list)
+    # Largest resident set of one process (the bench's, an extract worker's) during the run.
+    peak_bytes: int = 0
 
     @property
     def wall_s(self) -> float:
@@ -320,8 +323,17 @@ def measure(
     return stage
 
 
-def run_day(dsn: str, settings: Settings, registry: Path, db: ServerCPU, processes: int) -> RunCost:
-    """One run of the day through the pipeline's stage functions, as the DAG calls them."""
+def run_day(
+    dsn: str,
+    settings: Settings,
+    registry: Path,
+    db: ServerCPU,
+    processes: int,
+    *,
+    exclude: set[int],
+) -> RunCost:
+    """One run of the day through the pipeline's stage functions, as the DAG calls them
+    (the peak memory leaves out the processes in exclude: the site's server)."""
     run = pipeline.RunInfo.make(DAY, "bench")
     cost = RunCost()
     sources: list[Any] = []
@@ -337,21 +349,24 @@ def run_day(dsn: str, settings: Settings, registry: Path, db: ServerCPU, process
             print(f"  check: {exc}", flush=True)
             return {}
 
-    cost.stages.append(measure(db, "fetch", fetch_all, int))
-    cost.stages.append(measure(
-        db, "extract", lambda: pipeline.extract(dsn, settings, run, processes=processes),
-        lambda c: c["extracted"] + c["skipped"]))  # fmt: skip
-    cost.stages.append(measure(db, "deduplicate", lambda: pipeline.deduplicate(dsn, settings, run),
-                               lambda c: c["new"] + c["duplicates"]))  # fmt: skip
-    cost.stages.append(measure(db, "load", lambda: pipeline.load(dsn, settings, run),
-                               lambda c: c["loaded"] + c["updated"]))  # fmt: skip
-    cost.stages.append(measure(db, "check", checked, lambda _: 0))
+    with PeakMemory(exclude=exclude) as memory:
+        cost.stages.append(measure(db, "fetch", fetch_all, int))
+        cost.stages.append(measure(
+            db, "extract", lambda: pipeline.extract(dsn, settings, run, processes=processes),
+            lambda c: c["extracted"] + c["skipped"]))  # fmt: skip
+        cost.stages.append(measure(
+            db, "deduplicate", lambda: pipeline.deduplicate(dsn, settings, run),
+            lambda c: c["new"] + c["duplicates"]))  # fmt: skip
+        cost.stages.append(measure(db, "load", lambda: pipeline.load(dsn, settings, run),
+                                   lambda c: c["loaded"] + c["updated"]))  # fmt: skip
+        cost.stages.append(measure(db, "check", checked, lambda _: 0))
+    cost.peak_bytes = memory.peak
     return cost
 
 
 def print_cost(title: str, cost: RunCost, articles: int) -> None:
     print(f"\n{title}: {cost.wall_s:.1f} s wall, {cost.cpu_s:.1f} s CPU "
-          f"({cost.db_s:.1f} s PostgreSQL)")  # fmt: skip
+          f"({cost.db_s:.1f} s PostgreSQL), peak {cost.peak_bytes / 2**20:.0f} MB")  # fmt: skip
     print(f"  {'stage':<12}{'items':>8}{'wall s':>9}{'items/s':>9}{'client ms/a':>13}"
           f"{'db ms/a':>9}")  # fmt: skip
     for s in cost.stages:
@@ -446,7 +461,8 @@ def main(argv: list[str] | None = None) -> int:
     admin = make_conninfo(server.dsn, dbname="postgres")
     print(f"PostgreSQL: own cluster in {server.data_dir} (port {server.port})", flush=True)
     try:
-        with site(items, args.outlets) as ports, PeakMemory(exclude=set()) as memory:
+        with site(items, args.outlets) as ports:
+            server_pids = {p.pid for p in multiprocessing.active_children() if p.pid}
             registry = write_registry(ports, STATE / "registry.yaml")
             raw = [devset.html(entries[it.page]) for it in items[: args.baseline_pages]]
             pages = [reletter(r.decode("utf-8", "replace"), it.cycle).encode()
@@ -456,9 +472,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"({len(pages)} pages of the day)", flush=True)  # fmt: skip
             baseline = per_page * args.articles
             dsn = fresh_database(admin, "ns_bench_pipeline")
-            first = run_day(dsn, settings, registry, db, processes)
+            first = run_day(dsn, settings, registry, db, processes, exclude=server_pids)
             print_cost("fresh warehouse, first run", first, args.articles)
-            rerun = run_day(dsn, settings, registry, db, processes)
+            rerun = run_day(dsn, settings, registry, db, processes, exclude=server_pids)
             print_cost("the same day again", rerun, args.articles)
             rows_s, set_s, text_s, n = row_by_row_against_set_based(dsn, db)
             print(f"\nload path on the same {n} rows: row by row {rows_s:.2f} s, COPY and one "
@@ -477,16 +493,23 @@ def main(argv: list[str] | None = None) -> int:
                     walls.append(time.perf_counter() - began)
                 print(f"extract wall: 1 process {walls[0]:.1f} s, 2 processes {walls[1]:.1f} s "
                       f"(speed-up {walls[0] / walls[1]:.2f}x)")  # fmt: skip
+            peaks = [first.peak_bytes, rerun.peak_bytes]
             if args.history:
-                large = history_database(admin, args.history, settings, args.seed)
-                big = run_day(large, settings, registry, db, processes)
+                # Built in a process of its own: its memory is the bench's, not the pipeline's.
+                spawn = multiprocessing.get_context("spawn")
+                with ProcessPoolExecutor(1, mp_context=spawn) as pool:
+                    large = pool.submit(
+                        history_database, admin, args.history, settings, args.seed
+                    ).result()
+                big = run_day(large, settings, registry, db, processes, exclude=server_pids)
                 print_cost(f"warehouse holding {args.history} articles", big, args.articles)
+                peaks.append(big.peak_bytes)
         loaded = count(dsn, "SELECT count(*) FROM news.articles")
         print(f"\nloaded {loaded} articles; trafilatura alone would take {baseline:.1f} s CPU")
         print(
             f"articles={args.articles} wall_s={first.wall_s:.1f} "
             f"cpu_ratio={first.cpu_s / baseline:.2f} db_cpu_share={first.db_s / first.cpu_s:.3f} "
-            f"peak_mb={memory.peak / 2**20:.0f} rerun_ratio={rerun.cpu_s / first.cpu_s:.3f}"
+            f"peak_mb={max(peaks) / 2**20:.0f} rerun_ratio={rerun.cpu_s / first.cpu_s:.3f}"
         )
     finally:
         localdb.stop(STATE)
@@ -500,12 +523,18 @@ def count(dsn: str, sql: str) -> int:
 
 
 def history_database(admin: str, history: int, settings: Settings, seed: int) -> str:
-    """A warehouse holding `history` founders and articles (bench/dedup_throughput.py's)."""
+    """A copy of a warehouse holding `history` founders and articles (bench/dedup_throughput.py's,
+    kept between runs in the bench's cluster): the day goes into the copy, never the build."""
     work = dedup_throughput.make_workload(1000, history, seed)
-    dsn, _ = dedup_throughput.ensure_history(
+    built, _ = dedup_throughput.ensure_history(
         admin, history, new=1000, seed=seed, settings=settings, work=work, rebuild=False
     )
-    return dsn
+    name = "ns_bench_pipeline_history"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        template = psycopg.conninfo.conninfo_to_dict(built)["dbname"]
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    return make_conninfo(admin, dbname=name)
 
 
 if __name__ == "__main__":

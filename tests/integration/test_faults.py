@@ -17,9 +17,7 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +27,7 @@ from psycopg.conninfo import make_conninfo
 
 from newsingest import localdb, migrations, warehouse
 from newsingest.demo.runner import DEMO_DATE, write_registry
+from tests.conftest import fresh_database
 
 from ..operator.instance import free_port
 
@@ -62,22 +61,6 @@ ROWS = {
 def rows(dsn: str) -> dict[str, list[tuple[Any, ...]]]:
     with psycopg.connect(dsn) as conn:
         return {name: conn.execute(sql).fetchall() for name, sql in ROWS.items()}
-
-
-@contextmanager
-def database(admin: str) -> Iterator[str]:
-    """A fresh, migrated database on admin's server, dropped afterwards."""
-    name = f"nsfault_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    dsn = make_conninfo(admin, dbname=name)
-    try:
-        with warehouse.connect(dsn) as conn:
-            migrations.migrate(conn)
-        yield dsn
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def start(dsn: str, registry: Path, err: Path) -> subprocess.Popen[bytes]:
@@ -158,7 +141,7 @@ def demo(
 ) -> tuple[Path, dict[str, list[tuple[Any, ...]]], float]:
     """The demo registry, the rows of an undisturbed run of the day, and its wall time."""
     registry = write_registry(demo_site.base_url, tmp_path_factory.mktemp("faults") / "feeds.yaml")
-    with database(pg_admin_dsn) as dsn:
+    with fresh_database(pg_admin_dsn, migrate=True) as dsn:
         began = time.monotonic()
         assert run(dsn, registry, registry.with_name("undisturbed.err")) == 0
         wall = time.monotonic() - began
@@ -237,7 +220,7 @@ def test_server_restarted_during_a_load_then_the_rerun_restores_the_day(
 ) -> None:
     registry, undisturbed, _ = demo
     state, server = own_cluster
-    with database(make_conninfo(server.dsn, dbname="postgres")) as dsn:
+    with fresh_database(make_conninfo(server.dsn, dbname="postgres"), migrate=True) as dsn:
         err = tmp_path / "run.err"
         blocker = psycopg.connect(dsn)
         blocker.execute(STAGE_WRITES["load"][0])

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import re
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
-from psycopg.conninfo import make_conninfo
 
-from newsingest import migrations, warehouse
+from tests.conftest import fresh_database
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "bench"))  # the site process imports it too
 import soak
@@ -28,20 +26,11 @@ def soaked(
     pg_admin_dsn: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[soak.Report, str]]:
     """Three small days of the soak, one process fault each, in a database of their own."""
-    name = f"nstest_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_admin_dsn, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    dsn = make_conninfo(pg_admin_dsn, dbname=name)
-    try:
-        with warehouse.connect(dsn) as conn:
-            migrations.migrate(conn)
+    with fresh_database(pg_admin_dsn, migrate=True) as dsn:
         report = soak.soak(dsn, days=3, seed=7, outlets=4, articles=150,
                            workdir=tmp_path_factory.mktemp("soak"), faults=FAULTS,
                            say=lambda _: None)  # fmt: skip
         yield report, dsn
-    finally:
-        with psycopg.connect(pg_admin_dsn, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_three_days_under_faults_account_for_every_url(

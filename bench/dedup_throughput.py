@@ -7,9 +7,15 @@ documents per second on one core and the memory the lookup needs.
     python bench/dedup_throughput.py --history 1000000 [--new 10000] [--batch 0]
     python bench/dedup.py --history 1000000          (the same, from the issue's interface)
 
-The last line printed is `docs_per_s=<x> peak_mb=<m>`, from the fastest of
---repeat runs (default 2: on a shared machine the slower ones also measure
-the neighbours); every run is printed above it with its load average.
+The last line printed is `docs_per_s=<x> cold_docs_per_s=<x> peak_mb=<m>
+bytes_per_founder=<b>`: the fastest of --repeat runs (default 2: on a shared
+machine the slower ones also measure the neighbours) beside the first one,
+which runs cold (the operating system's page cache dropped first, where this
+process may: the history's tables and indexes then come from disk, as on a
+warehouse whose history outgrew memory; PostgreSQL's own shared buffers are
+kept), and the near-duplicate state's footprint: the tables and indexes of
+news.dedup_* (TOAST included) divided by the founders they hold, printed per
+relation above it. Every run is printed with its load average.
 
 Database. NEWSINGEST_DSN when set (it must be allowed to CREATE DATABASE),
 else the server on 127.0.0.1:5432 (user postgres), else a throwaway cluster
@@ -1048,8 +1054,11 @@ def main(
             row = size.fetchone()
         print(f"history database size: {row[0] if row else '?'}", flush=True)
         try:
+            per_founder = footprint(dsn)
             results: list[dict[str, Any]] = []
             for run in range(1, max(1, repeat) + 1):
+                if run == 1:
+                    print(f"run 1: {_drop_page_cache()}", flush=True)
                 results.append(_run_worker(dsn, work.docs, batch))
                 _report(run, results[-1])
         finally:
@@ -1057,8 +1066,46 @@ def main(
                 print(f"dropped {DB_PREFIX}{history}")
     result = min(results, key=lambda r: float(r["elapsed_s"]))
     docs_per_s = result["docs"] / result["elapsed_s"]
-    print(f"docs_per_s={docs_per_s:.0f} peak_mb={result['peak_mb']:.1f}")
+    cold = results[0]["docs"] / results[0]["elapsed_s"]
+    print(f"docs_per_s={docs_per_s:.0f} cold_docs_per_s={cold:.0f} "
+          f"peak_mb={result['peak_mb']:.1f} bytes_per_founder={per_founder:.0f}")  # fmt: skip
     return docs_per_s, float(result["peak_mb"])
+
+
+def footprint(dsn: str) -> float:
+    """Bytes of near-duplicate state per stored founder; prints each relation's share.
+
+    Counts every table of news whose name starts with dedup_, with its indexes
+    and TOAST (pg_total_relation_size); news.articles is the warehouse, not state.
+    """
+    with psycopg.connect(dsn) as conn:
+        sizes = conn.execute(
+            """
+            SELECT c.relname, pg_total_relation_size(c.oid), pg_indexes_size(c.oid)
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = 'news' AND c.relkind = 'r' AND c.relname LIKE 'dedup\\_%'
+            ORDER BY 2 DESC
+            """
+        ).fetchall()
+        row = conn.execute("SELECT count(*) FROM news.dedup_founders").fetchone()
+    founders = max(1, int(row[0]) if row else 0)
+    total = sum(int(size) for _, size, _ in sizes)
+    parts = ", ".join(
+        f"{name} {int(size) / founders:.0f} (indexes {int(indexes) / founders:.0f})"
+        for name, size, indexes in sizes
+    )
+    print(f"footprint: {total / founders:.0f} bytes a founder over {founders} founders: {parts}")
+    return total / founders
+
+
+def _drop_page_cache() -> str:
+    """Drop the operating system's page cache before a cold run; say whether it was done."""
+    try:
+        os.sync()
+        Path("/proc/sys/vm/drop_caches").write_text("3\n", encoding="ascii")
+    except OSError as exc:
+        return f"page cache NOT dropped ({exc.strerror or exc}): the first run may be warm"
+    return "cold: the page cache was dropped before it"
 
 
 def cli() -> None:

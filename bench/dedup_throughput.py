@@ -55,7 +55,10 @@ History model (what the N founders look like; every figure is a constant below):
 - Every founder has its news.articles row (short placeholder body, own story
   cluster), since stored_founders LEFT JOINs news.articles for the cluster id, and
   its lines in news.dedup_site_lines (SITES outlets, each with a few
-  boilerplate lines counted in half its articles, other lines unique).
+  boilerplate lines counted in half its articles, other lines unique),
+  counted across sites in news.dedup_lines. A synthetic founder stores the
+  verification sketch of one of the real texts (planted founders their own),
+  so that the footprint counts sketches of real size.
 
 New articles (the measured batch): real English texts of the development set
 (bench/devset.py) when present, else generated text (and the output says so).
@@ -134,7 +137,7 @@ from newsingest.records import DedupDoc
 from newsingest.settings import Settings, load_settings
 
 # Bump when anything below changes what a history database holds: stale ones are rebuilt.
-MODEL_VERSION = 1
+MODEL_VERSION = 2
 DEFAULT_SEED = 20240501
 DEFAULT_SERVER = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
 LOCALDB_STATE = Path("~/.cache/newsingest-bench/localdb")
@@ -168,7 +171,7 @@ _LINE_ROW = np.dtype(
 )  # fmt: skip
 BULK_TABLES = (
     "news.story_clusters", "news.articles", "news.dedup_founders", "news.dedup_postings",
-    "news.dedup_site_lines",
+    "news.dedup_site_lines", "news.dedup_lines",
 )  # fmt: skip
 
 Int64s = npt.NDArray[np.int64]
@@ -369,6 +372,8 @@ class HistoryPlan:
     unique_n: npt.NDArray[np.int64]  # unique-content samples per founder
     unique_offset: npt.NDArray[np.int64]
     line_n: npt.NDArray[np.int64]
+    sketch_of: npt.NDArray[np.int64]  # index into sketches: whose sketch a founder stores
+    sketches: list[str]  # the stories' sketches, hex
     planted: dict[int, Planted]  # founder id -> planted story
     shared: Int64s  # stock and planted shingle values
     pair_shingle: npt.NDArray[np.int64]  # index into shared, pairs sorted by founder
@@ -406,6 +411,10 @@ def plan_history(n: int, work: Workload, seed: int, df_cap: int) -> HistoryPlan:
     total = rng.choice(sizes, n)
     sites = rng.integers(0, SITES, n)
     line_n = rng.choice(lines, n)
+    # A synthetic founder stores the sketch of one of the real texts: never read (only
+    # planted founders are verified), it gives the table a real sketch's size and content.
+    sketches = [verification.sketch(text).to_bytes().hex() for text in work.stories]
+    sketch_of = rng.integers(0, len(sketches), n)
     for fid, story in planted.items():
         sites[fid - 1] = int(story.site.removeprefix("site-"))
         line_n[fid - 1] = 0
@@ -479,7 +488,8 @@ def plan_history(n: int, work: Workload, seed: int, df_cap: int) -> HistoryPlan:
     }
     return HistoryPlan(
         n=n, published=published, sites=sites, unique_n=unique_n,
-        unique_offset=np.r_[0, np.cumsum(unique_n)[:-1]], line_n=line_n, planted=planted,
+        unique_offset=np.r_[0, np.cumsum(unique_n)[:-1]], line_n=line_n, sketch_of=sketch_of,
+        sketches=sketches, planted=planted,
         shared=shared, pair_shingle=pair_shingle, pair_founder=pair_founder,
         pair_posted=pair_posted, size=size, salt=salt, stats=stats,
     )  # fmt: skip
@@ -524,8 +534,11 @@ def _copy_founders(conn: psycopg.Connection[Any], plan: HistoryPlan) -> None:
                 story = plan.planted.get(fid)
                 url = story.url if story else f"https://history.bench.invalid/{fid}"
                 samples = listed[bounds[fid - a] : bounds[fid - a + 1]]
-                # Only planted founders are ever verified: the others' sketches stay empty.
-                sketch = verification.sketch(story.text).to_bytes().hex() if story else ""
+                sketch = (
+                    verification.sketch(story.text).to_bytes().hex()
+                    if story
+                    else plan.sketches[plan.sketch_of[fid - 1]]
+                )
                 out.append(
                     f"{fid}\t{url}\t{algorithm}\t{_ts(int(plan.published[fid - 1])).isoformat()}"
                     f"\t{plan.size[fid - 1]}\t{{{','.join(map(str, samples))}}}\t\\\\x{sketch}\n"
@@ -582,6 +595,14 @@ def _copy_site_lines(conn: psycopg.Connection[Any], plan: HistoryPlan, seed: int
             rows["h"], rows["ld"], rows["d"] = values, 4, docs
             copy.write(rows.tobytes())
         copy.write(_TRAILER)
+
+
+def _count_lines(conn: psycopg.Connection[Any]) -> None:
+    """Site-free line counts, as the load keeps them: founders holding a line, all sites."""
+    conn.execute(
+        "INSERT INTO news.dedup_lines (line_hash, founders) "
+        "SELECT line_hash, sum(docs) FROM news.dedup_site_lines GROUP BY line_hash"
+    )
 
 
 def _copy_articles(conn: psycopg.Connection[Any], plan: HistoryPlan, seed: int) -> None:
@@ -672,6 +693,7 @@ def build_history(dsn: str, n: int, work: Workload, seed: int, df_cap: int) -> d
         ("news.dedup_founders", partial(_copy_founders, plan=plan)),
         ("news.dedup_postings", partial(_copy_postings, plan=plan)),
         ("news.dedup_site_lines", partial(_copy_site_lines, plan=plan, seed=seed)),
+        ("news.dedup_lines", _count_lines),
     )
     for tables, load in loaders:
         started = time.perf_counter()

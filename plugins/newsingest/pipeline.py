@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -705,16 +706,15 @@ def run_all(
     with warehouse.run_lock(dsn, run.run_key) as lock:
         # One feed after another: a page two feeds link goes to the first in registry order.
         # Before each stage the lock is confirmed: the server may have ended its connection.
-        for source in prepare(dsn, registry, feeds):
+        processes = settings.extract_processes or parallel.default_processes()
+        stages: list[Callable[[], object]] = [
+            *(partial(fetch_feed, dsn, settings, run, s) for s in prepare(dsn, registry, feeds)),
+            partial(extract, dsn, settings, run, processes=processes),
+            partial(deduplicate, dsn, settings, run),
+            partial(load, dsn, settings, run),
+            partial(check, dsn, settings, run),
+        ]
+        for stage in stages:
             lock.confirm()
-            fetch_feed(dsn, settings, run, source)
-        lock.confirm()
-        extract(dsn, settings, run,
-                processes=settings.extract_processes or parallel.default_processes())  # fmt: skip
-        lock.confirm()
-        deduplicate(dsn, settings, run)
-        lock.confirm()
-        load(dsn, settings, run)
-        lock.confirm()
-        check(dsn, settings, run)
+            stage()
         return summary(dsn, run)

@@ -6,7 +6,10 @@ all. A line is boilerplate when it stands beside `dedup_boilerplate_contexts`
 unrelated texts: stored founders holding it (each a story of its own) plus
 groups of the batch's documents holding it that share nothing else. Copies
 of one story share their lines too, but also the rest of their text: they
-make one group, so a story copied many times keeps its lines.
+make one group, so a story copied many times keeps its lines, even when
+some of its copies (a truncated lead with a link or a caption of its own)
+look unrelated: a line whose largest group holds half of its examined
+holders stands beside one story's texts, and is that story's.
 """
 
 from __future__ import annotations
@@ -42,8 +45,8 @@ def without_lines(text: str, hashes: Sequence[int], drop: set[int] | frozenset[i
     return "\n".join(line for line, h in zip(lines, hashes, strict=True) if h not in drop)
 
 
-def _groups(holders: Sequence[int], residual: Callable[[int], I64], enough: int) -> int:
-    """Groups of mutually unrelated documents among holders (counted up to enough)."""
+def _groups(holders: Sequence[int], residual: Callable[[int], I64]) -> list[int]:
+    """Sizes of the groups of mutually unrelated documents among holders."""
     groups: list[list[I64]] = []
     for holder in holders:
         samples = residual(holder)
@@ -56,9 +59,12 @@ def _groups(holders: Sequence[int], residual: Callable[[int], I64], enough: int)
                 break
         else:
             groups.append([samples])
-            if len(groups) >= enough:
-                break
-    return len(groups)
+    return [len(group) for group in groups]
+
+
+def _one_story(sizes: Sequence[int]) -> bool:
+    """Whether the holders' largest group (two or more related texts) holds half of them."""
+    return bool(sizes) and max(sizes) >= 2 and 2 * max(sizes) >= sum(sizes)
 
 
 def batch_boilerplate(
@@ -103,7 +109,9 @@ def batch_boilerplate(
         by_holders[tuple(holding)].append(h)
     found = set(known)
     for held, lines in by_holders.items():
-        most = max(stored.get(h, 0) for h in lines)
-        groups = _groups(held[:MAX_HOLDERS], residual, contexts - most)
-        found.update(h for h in lines if groups + stored.get(h, 0) >= contexts)
+        sizes = _groups(held[:MAX_HOLDERS], residual)
+        # Each stored founder holding a line is a story of its own.
+        if _one_story([*sizes, *[1] * max(stored.get(h, 0) for h in lines)]):
+            continue
+        found.update(h for h in lines if len(sizes) + stored.get(h, 0) >= contexts)
     return frozenset(found)

@@ -70,10 +70,14 @@ NOUN_CASE_SHARE = 0.05
 NOUN_CASE_SAMPLE = 200
 # Aligned text begins where this share of its words has come (see _before).
 ALIGNED_START = 0.2
-# Unaligned text before the aligned text, of at most this many content words and less than
-# what aligns, is a lead-in (a photo caption, a kicker), not a story: it is left out of the
-# pair's share and of where its aligned text begins.
+# Unaligned text before the aligned text, of at most this many content words, is a lead-in
+# (a photo caption, a kicker), not a story: it is left out of the pair's share and of where
+# its aligned text begins. On the founder's side it must also be shorter than what aligns.
 LEAD_IN_WORDS = 40
+# On the document's side it may be up to this many times what aligns: a caption is often
+# longer than the one paragraph it heads (real copies, bench/wire_real.py), while a page of
+# its own text with a line or two of another's (shared boilerplate, say) keeps its own.
+DOC_LEAD_IN_RATIO = 2.0
 # Per-sentence caps keep a sketch in 16-bit lengths and bound a comparison.
 MAX_WORDS = 200
 MAX_SENTENCES = 400
@@ -369,8 +373,8 @@ def align(doc: Sketch, other: Sketch, sentence_share: float) -> Alignment:
     # (a rewrite merged or split them): their shares add up.
     doc_aligned, doc_found = _counterparts(shared, doc_plain, doc, sentence_share)
     other_aligned, other_found = _counterparts(shared.T, other_plain.T, other, sentence_share)
-    doc_lengths, doc_mask = _without_lead_in(doc.lengths, doc_aligned)
-    other_lengths, other_mask = _without_lead_in(other.lengths, other_aligned)
+    doc_lengths, doc_mask = _without_lead_in(doc.lengths, doc_aligned, document=True)
+    other_lengths, other_mask = _without_lead_in(other.lengths, other_aligned, document=False)
     doc_size, other_size = int(doc_lengths.sum()), int(other_lengths.sum())
     if doc_size <= other_size:
         share = float(doc_lengths[doc_mask].sum()) / doc_size
@@ -384,11 +388,17 @@ def align(doc: Sketch, other: Sketch, sentence_share: float) -> Alignment:
     )  # fmt: skip
 
 
-def _without_lead_in(lengths: U16, aligned: Mask) -> tuple[U16, Mask]:
-    """A text's sentence lengths and aligned mask, its lead-in (see LEAD_IN_WORDS) cut off."""
+def _without_lead_in(lengths: U16, aligned: Mask, *, document: bool) -> tuple[U16, Mask]:
+    """A text's sentence lengths and aligned mask, its lead-in (see LEAD_IN_WORDS) cut off.
+
+    The document's lead-in may be up to DOC_LEAD_IN_RATIO times its aligned
+    words; the founder's must be fewer than its aligned words.
+    """
     first = int(np.argmax(aligned))
     lead = int(lengths[:first].sum())
-    if not aligned[first] or lead > LEAD_IN_WORDS or lead >= int(lengths[aligned].sum()):
+    words = int(lengths[aligned].sum())
+    longest = min(LEAD_IN_WORDS, DOC_LEAD_IN_RATIO * words if document else words - 1)
+    if not aligned[first] or lead > longest:
         return lengths, aligned
     return lengths[first:], aligned[first:]
 

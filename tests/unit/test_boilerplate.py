@@ -47,3 +47,25 @@ def test_stored_founders_count_as_unrelated_texts() -> None:
     assert found(docs, dict.fromkeys(footer, 2)) == footer
     assert found(docs, dict.fromkeys(footer, 4)) == footer
     assert found(docs, dict.fromkeys(footer, 1)) == frozenset()
+
+
+def test_a_lead_copied_by_truncated_copies_with_links_of_their_own_is_the_story_s() -> None:
+    # The lead stands beside four unrelated-looking texts (three truncated copies, each
+    # with its own "Read more" link, and the full story with its copies), but most of
+    # its holders are one story's texts: it is that story's line, not boilerplate.
+    lines = STRIKE.splitlines()
+    full = [DedupDoc(doc_id=f"full{i}", text="\n".join(lines[: len(lines) - i])) for i in range(3)]
+    truncated = [
+        DedupDoc(doc_id=f"lead{i}", text=f"{lines[0]}\nRead more: {SHORT_NEWS[i]}")
+        for i in range(3)
+    ]
+    assert line_hash(lines[0]) not in found([*full, *truncated])
+
+
+def test_a_footer_beside_a_few_copies_of_one_story_and_many_other_texts_is_boilerplate() -> None:
+    lines = STRIKE.splitlines()
+    copies = [DedupDoc(doc_id=f"c{i}", text="\n".join([*lines[: 5 + i], FOOTER])) for i in range(2)]
+    others = [
+        DedupDoc(doc_id=f"n{i}", text=f"{news}\n{FOOTER}") for i, news in enumerate(SHORT_NEWS)
+    ]
+    assert found([*copies, *others]) == {line_hash(line) for line in FOOTER.splitlines()}

@@ -213,3 +213,31 @@ def test_a_short_copy_joins_its_source_rather_than_a_report_of_the_same_event() 
     results = run(doc("strike", STRIKE), doc("report", STRIKE_REPORT), doc("bulletin", bulletin))
     assert results["bulletin"].duplicate_of == "strike"
     assert results["report"].relation == "original"
+
+
+def test_a_photo_caption_longer_than_the_one_paragraph_it_heads_is_a_lead_in() -> None:
+    caption = (
+        "Cranes stand idle above stacked containers while a lone guard walks past the closed "
+        "terminal gates in the early morning light, as pickets shelter from the rain under "
+        "umbrellas and makeshift tarpaulin shelters near the entrance. (Photo: Haas/AFP)"
+    )
+    copy = "\n".join([caption, STRIKE.splitlines()[0]])
+    assert sketch(caption).size > sketch(STRIKE.splitlines()[0]).size
+    results = run(doc("strike", STRIKE), doc("copy", copy))
+    assert results["copy"].duplicate_of == "strike"
+
+
+def test_a_short_text_of_its_own_sharing_one_line_of_another_stays_apart() -> None:
+    # Its own three paragraphs are far more than the shared line: not a lead-in before it.
+    own = "\n".join([*SHORT_NEWS[:3], FOOTER.splitlines()[0]])
+    results = run(doc("rail", f"{FOOTER.splitlines()[0]}\n{RAIL}"), doc("own", own))
+    assert results["own"].relation == "original"
+
+
+def test_truncated_copies_each_with_a_link_of_its_own_join_their_story() -> None:
+    lines = STRIKE.splitlines()
+    copies = [doc(f"lead{i}", f"{lines[0]}\nRead more: {SHORT_NEWS[i]}") for i in range(3)]
+    full = [doc(f"full{i}", "\n".join(lines[: len(lines) - i])) for i in range(3)]
+    results = run(*full, *copies)
+    story = results["full0"].cluster_key
+    assert [results[f"lead{i}"].cluster_key for i in range(3)] == [story] * 3

@@ -10,10 +10,13 @@ Quality, on two labelled sets generated from the texts of
   with two seeds: thresholds were chosen on the first, the second reports.
 
 It prints pairwise and B-cubed scores, linkage per kind and hard-negative
-false merges for newsingest and datasketch MinHashLSH. Throughput
-(--history N): see bench/dedup_throughput.py.
+false merges for newsingest and datasketch MinHashLSH. Given --real FILE
+(the texts of the real wire set labelled in bench/data/wire_real.jsonl, see
+bench/wire_real.py), it also clusters real wire copy through `newsingest
+dedup` and prints `real_f1=<f> real_false_merge=<k>/<n> real_baseline_f1=<f>`
+before the last line. Throughput (--history N): see bench/dedup_throughput.py.
 
-    python bench/dedup.py [--seed 20240501] [--variants 4] [--copygen-seeds 1 2]
+    python bench/dedup.py [--seed 20240501] [--variants 4] [--copygen-seeds 1 2] [--real FILE]
     python bench/dedup.py --history 1000000 [--new 10000]
 """
 
@@ -244,7 +247,19 @@ def main() -> None:
         "--history", type=int, default=0, help="throughput against this many stored founders"
     )
     parser.add_argument("--new", type=int, default=10_000, help="throughput: articles to look up")
+    parser.add_argument(
+        "--real", type=Path, help="texts of the real wire set (bench/data/wire_real.jsonl's ids)"
+    )
     args = parser.parse_args()
+    real_pages = None
+    if args.real:
+        import wire_real  # noqa: PLC0415  (it imports this module's scoring functions)
+
+        try:
+            real_pages = wire_real.load(args.real)
+        except (wire_real.SetMissingError, ValueError) as exc:
+            print(f"ERROR: --real: {exc}", file=sys.stderr)
+            sys.exit(2)
     if args.history:
         import dedup_throughput  # noqa: PLC0415  (PostgreSQL and numpy only for this mode)
 
@@ -287,6 +302,11 @@ def main() -> None:
               f"false_merge={merged:.3f}")  # fmt: skip
     p, r, f, merged = scores["newsingest text-only"]
     print(f"\nf1 ratio newsingest/datasketch: {f / scores['datasketch'][2]:.2f}")
+    if real_pages is not None:
+        print()
+        ours, baseline = wire_real.evaluate(real_pages)
+        print(f"real_f1={ours.f1:.3f} real_false_merge={ours.merged}/{ours.independents} "
+              f"real_baseline_f1={baseline.f1:.3f}")  # fmt: skip
     print(f"precision={p:.3f} recall={r:.3f} f1={f:.3f} false_merge={merged:.3f} "
           f"baseline_f1={scores['datasketch'][2]:.3f}")  # fmt: skip
 

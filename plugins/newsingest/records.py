@@ -252,6 +252,8 @@ def _load(hint: Any, value: Any) -> Any:
     if hint is datetime:
         return datetime.fromisoformat(value)
     if origin is tuple:
+        if args[0] in (int, float, str):  # JSON already holds them: samples run to thousands
+            return tuple(value)
         return tuple(_load(args[0], v) for v in value)
     if dataclasses.is_dataclass(hint) and isinstance(hint, type):
         return from_json(hint, value)

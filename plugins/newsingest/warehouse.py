@@ -639,10 +639,17 @@ def save_dedup(
         results: (page URL, decision) pairs.
         undecided_only: leave a page that already has a decision as it is.
     """
-    condition = " AND dedup IS NULL" if undecided_only else ""
-    conn.cursor().executemany(
-        f"UPDATE news.staged_articles SET dedup = %s WHERE run_key = %s AND url = %s{condition}",
-        [(Jsonb(to_json(result)), run_key, url) for url, result in results],
+    # COPY and one UPDATE: an UPDATE per page cost about 0.3 ms of the server's time each.
+    conn.execute("DROP TABLE IF EXISTS dedup_decisions")
+    conn.execute("CREATE TEMP TABLE dedup_decisions (url text, dedup jsonb) ON COMMIT DROP")
+    with conn.cursor().copy("COPY dedup_decisions (url, dedup) FROM STDIN") as copy:
+        for url, result in results:
+            copy.write_row((url, Jsonb(to_json(result))))
+    condition = " AND s.dedup IS NULL" if undecided_only else ""
+    conn.execute(
+        "UPDATE news.staged_articles s SET dedup = d.dedup FROM dedup_decisions d "
+        f"WHERE s.run_key = %s AND s.url = d.url{condition}",
+        (run_key,),
     )
 
 
@@ -655,6 +662,10 @@ ARTICLE_COLUMNS = (
     "language_detected", "language_disagrees", "extraction_method", "extraction_confidence",
     "extraction_low_confidence",
 )  # fmt: skip
+
+# Which member of a story cluster is its canonical article: wire-credited copies first,
+# then the earliest published.
+CANONICAL_ORDER = "(wire_agencies = '{}'), published_at NULLS LAST, article_id"
 
 
 def _article_values(article: Article) -> list[Any]:
@@ -750,15 +761,32 @@ def load_run(conn: Connection, run_key: str) -> LoadOutcome:
         (i.loaded_id, *_article_values(i.article), i.loaded_cluster, None, None, 1.0, "original")
         for i in updates
     ]  # fmt: skip
-    _copy_load_rows(conn, rows)
+    _copy_load_rows(conn, rows, inserted=len(inserts))
     columns = ", ".join(ARTICLE_COLUMNS)
+    # Each new row is inserted knowing whether it is its cluster's canonical article:
+    # setting the flag afterwards would rewrite every new row and recompute its
+    # full-text vector (a stored generated column), about as costly as the insert.
     conn.execute(
-        f"INSERT INTO news.articles (article_id, {columns}, cluster_id, duplicate_of, "
-        "secondary_of, similarity, dup_relation, first_run_key, last_run_key) "
-        f"OVERRIDING SYSTEM VALUE SELECT article_id, {columns}, cluster_id, duplicate_of, "
-        "secondary_of, similarity, dup_relation, %(run)s, %(run)s FROM load_articles "
-        "WHERE article_id = ANY(%(ids)s)",
-        {"run": run_key, "ids": ids},
+        f"""
+        WITH canonical AS (
+            SELECT DISTINCT ON (cluster_id) cluster_id, article_id FROM (
+                SELECT cluster_id, article_id, wire_agencies, published_at FROM load_articles
+                UNION ALL
+                SELECT a.cluster_id, a.article_id, a.wire_agencies, a.published_at
+                FROM news.articles a
+                WHERE a.cluster_id IN (SELECT cluster_id FROM load_articles WHERE is_new)
+                  AND a.article_id NOT IN (SELECT article_id FROM load_articles)
+            ) AS members ORDER BY cluster_id, {CANONICAL_ORDER}
+        )
+        INSERT INTO news.articles (article_id, {columns}, cluster_id, duplicate_of,
+            secondary_of, similarity, dup_relation, is_canonical, first_run_key, last_run_key)
+        OVERRIDING SYSTEM VALUE
+        SELECT t.article_id, {", ".join(f"t.{c}" for c in ARTICLE_COLUMNS)}, t.cluster_id,
+            t.duplicate_of, t.secondary_of, t.similarity, t.dup_relation,
+            t.article_id = c.article_id, %(run)s, %(run)s
+        FROM load_articles t JOIN canonical c USING (cluster_id) WHERE t.is_new
+        """,
+        {"run": run_key},
     )
     if updates:
         # Decisions stay as first loaded: only the content of a story fetched again changes,
@@ -768,10 +796,10 @@ def load_run(conn: Connection, run_key: str) -> LoadOutcome:
         outcome.updated = conn.execute(
             f"UPDATE news.articles a SET {assignments}, last_run_key = %(run)s, "
             "updated_at = now() FROM load_articles t "
-            "WHERE a.article_id = t.article_id AND t.article_id <> ALL(%(ids)s) "
+            "WHERE a.article_id = t.article_id AND NOT t.is_new "
             f"AND ({', '.join(f'a.{c}' for c in content)}, a.last_run_key) IS DISTINCT FROM "
             f"({', '.join(f't.{c}' for c in content)}, %(run)s)",
-            {"run": run_key, "ids": ids},
+            {"run": run_key},
         ).rowcount
     _record_clashes(conn, run_key, clashes)
     outcome.clashes = len(clashes)
@@ -904,20 +932,24 @@ def _article_ids(conn: Connection, canonical_urls: set[str]) -> dict[str, int]:
     return {r["canonical_url"]: int(r["article_id"]) for r in rows}
 
 
-def _copy_load_rows(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
-    """COPY the rows to load into a temporary table shaped like news.articles' columns."""
+def _copy_load_rows(conn: Connection, rows: Sequence[tuple[Any, ...]], *, inserted: int) -> None:
+    """COPY the rows to load into a temporary table shaped like news.articles' columns.
+
+    The first `inserted` rows are new articles (is_new), the others update loaded ones.
+    """
     columns = ", ".join(ARTICLE_COLUMNS)
     load_columns = (
         f"article_id, {columns}, cluster_id, duplicate_of, secondary_of, similarity, dup_relation"
     )
     conn.execute("DROP TABLE IF EXISTS load_articles")
     conn.execute(
-        f"CREATE TEMP TABLE load_articles ON COMMIT DROP AS SELECT {load_columns} "
-        "FROM news.articles WITH NO DATA"
+        f"CREATE TEMP TABLE load_articles ON COMMIT DROP AS SELECT {load_columns}, "
+        "true AS is_new FROM news.articles WITH NO DATA"
     )
-    with conn.cursor().copy(f"COPY load_articles ({load_columns}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
+    with conn.cursor().copy(f"COPY load_articles ({load_columns}, is_new) FROM STDIN") as copy:
+        for number, row in enumerate(rows):
+            copy.write_row((*row, number < inserted))
+    conn.execute("ANALYZE load_articles")
 
 
 def _record_clashes(
@@ -944,11 +976,10 @@ def refresh_clusters(conn: Connection, cluster_ids: Iterable[int]) -> None:
     if not ids:
         return
     conn.execute(
-        """
+        f"""
         WITH ranked AS (
             SELECT article_id, cluster_id,
-                   row_number() OVER (PARTITION BY cluster_id
-                       ORDER BY (wire_agencies = '{}'), published_at NULLS LAST, article_id) AS rank
+                   row_number() OVER (PARTITION BY cluster_id ORDER BY {CANONICAL_ORDER}) AS rank
             FROM news.articles WHERE cluster_id = ANY(%(ids)s)
         ), stats AS (
             SELECT a.cluster_id, count(*) AS members, min(a.published_at) AS first_published,
@@ -960,13 +991,13 @@ def refresh_clusters(conn: Connection, cluster_ids: Iterable[int]) -> None:
         )
         UPDATE news.story_clusters c SET
             canonical_article_id = r.article_id, member_count = s.members,
-            first_published_at = s.first_published, outlets = coalesce(s.outlets, '{}'),
-            agencies = coalesce(s.agencies, '{}'), updated_at = now()
+            first_published_at = s.first_published, outlets = coalesce(s.outlets, '{{}}'),
+            agencies = coalesce(s.agencies, '{{}}'), updated_at = now()
         FROM ranked r JOIN stats s USING (cluster_id)
         WHERE c.cluster_id = r.cluster_id AND r.rank = 1
           AND (c.canonical_article_id, c.member_count, c.first_published_at, c.outlets,
                c.agencies) IS DISTINCT FROM (r.article_id, s.members, s.first_published,
-               coalesce(s.outlets, '{}'), coalesce(s.agencies, '{}'))
+               coalesce(s.outlets, '{{}}'), coalesce(s.agencies, '{{}}'))
         """,
         {"ids": ids},
     )

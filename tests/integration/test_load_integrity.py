@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ import psycopg
 import pytest
 
 from newsingest import pipeline, warehouse
+from newsingest.records import Article, DedupResult, FeedSource
 from newsingest.settings import Settings
 from tests.sites import StaticSite, article_page, rss, serve
 
@@ -314,3 +315,59 @@ def test_connections_never_prepare_statements_on_the_server(warehouse_dsn: str) 
             conn.execute("SELECT count(*) FROM news.articles WHERE canonical_url = %s", ("x",))
         prepared = conn.execute("SELECT count(*) AS n FROM pg_prepared_statements").fetchone()
     assert prepared == {"n": 0}
+
+
+def _wire_article(url: str, hour: int, agencies: tuple[str, ...] = ()) -> Article:
+    return Article(
+        url=url, canonical_url=url, feed_name="wire", title=url, body=f"The story told at {url}.",
+        published_at=datetime(2022, 1, 21, hour, tzinfo=UTC), wire_agencies=agencies,
+        fetched_at=datetime(2022, 1, 22, tzinfo=UTC),
+        content_hash=url,
+    )  # fmt: skip
+
+
+def _load_decided(dsn: str, run_key: str, decided: list[tuple[Article, DedupResult]]) -> None:
+    with warehouse.connect(dsn) as conn:
+        warehouse.upsert_feeds(conn, [FeedSource(name="wire", url="http://wire.example/feed")])
+        warehouse.stage_articles(conn, run_key, [(a.url, a) for a, _ in decided])
+        warehouse.save_dedup(conn, run_key, [(a.url, r) for a, r in decided])
+        warehouse.load_run(conn, run_key)
+
+
+def _canonical(dsn: str) -> dict[str, list[str]]:
+    """Per cluster (named by its founder): the articles flagged canonical, checked against
+    the cluster's canonical_article_id."""
+    found = rows(
+        dsn,
+        "SELECT min(a.canonical_url) FILTER (WHERE a.dup_relation = 'original'), "
+        "array_agg(a.canonical_url ORDER BY a.canonical_url) FILTER (WHERE a.is_canonical), "
+        "bool_and(a.is_canonical = (a.article_id = c.canonical_article_id)) "
+        "FROM news.articles a JOIN news.story_clusters c USING (cluster_id) GROUP BY cluster_id",
+    )
+    assert all(agrees for _, _, agrees in found)
+    return {founder: flagged for founder, flagged, _ in found}
+
+
+def test_each_cluster_flags_one_canonical_article_as_loads_add_copies(
+    warehouse_dsn: str,
+) -> None:
+    founder, credited, alone = "https://a.example/f", "https://b.example/c1", "https://a.example/g"
+    # One load: a founder and its wire-credited copy (canonical: credited first), and a story
+    # of its own.
+    _load_decided(warehouse_dsn, "day-1", [
+        (_wire_article(founder, 10), DedupResult(canonical_url=founder, cluster_key=founder)),
+        (_wire_article(credited, 11, ("AFP",)),
+         DedupResult(canonical_url=credited, cluster_key=founder, duplicate_of=founder,
+                     similarity=0.9, relation="near")),
+        (_wire_article(alone, 12), DedupResult(canonical_url=alone, cluster_key=alone)),
+    ])  # fmt: skip
+    assert _canonical(warehouse_dsn) == {founder: [credited], alone: [alone]}
+    # A later load adds an earlier credited copy to the stored cluster: it takes the flag.
+    (cluster,) = rows(warehouse_dsn, "SELECT cluster_id FROM news.articles WHERE url = %s", founder)
+    earlier = "https://c.example/c2"
+    _load_decided(warehouse_dsn, "day-2", [
+        (_wire_article(earlier, 9, ("AFP",)),
+         DedupResult(canonical_url=earlier, cluster_key=f"cluster:{cluster[0]}",
+                     duplicate_of=founder, similarity=0.9, relation="near")),
+    ])  # fmt: skip
+    assert _canonical(warehouse_dsn) == {founder: [earlier], alone: [alone]}

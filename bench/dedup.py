@@ -36,9 +36,9 @@ import copygen
 import devset
 from datasketch import MinHash, MinHashLSH
 
-from newsingest import dedup_jsonl
-from newsingest.deduplication import Index, deduplicate
-from newsingest.fingerprints import content_hash
+from newsingest.dedup import jsonl
+from newsingest.dedup.assign import Index, deduplicate
+from newsingest.dedup.fingerprints import content_hash
 from newsingest.records import DedupDoc
 from newsingest.settings import load_settings
 from newsingest.variants import POSITIVE_KINDS, LabelledDoc, generate
@@ -65,7 +65,7 @@ def project(docs: Sequence[LabelledDoc]) -> dict[str, str]:
 def text_only(docs: Sequence[copygen.Doc | LabelledDoc]) -> dict[str, str]:
     """Cluster {id, text} lines as `newsingest dedup --input` reads them (no site, URL or date)."""
     lines = [json.dumps({"id": d.doc_id, "text": d.text}) for d in docs]
-    rows = dedup_jsonl.cluster(dedup_jsonl.read_docs(lines), load_settings())
+    rows = jsonl.cluster(jsonl.read_docs(lines), load_settings())
     SECONDARY.update({row["id"]: row["secondary_id"] for row in rows})
     return {row["id"]: str(row["cluster_id"]) for row in rows}
 

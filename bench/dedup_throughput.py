@@ -75,7 +75,7 @@ boilerplate, which the history counts and fingerprint_batch strips.
 Measured phase: a fresh process pinned to one core runs what
 pipeline.deduplicate runs for a run's staged articles, minus reading them
 from news.staged_articles and saving the decisions: existing_urls, then
-clustering.cluster_batch (the stale fingerprint check, known content
+batch.cluster_batch (the stale fingerprint check, known content
 hashes, line hashes, stored site-line counts, fingerprints, seed_index, seed,
 stored_founders and assign, the lookups on a database thread of the same
 pinned process while the main thread computes), by default on the whole
@@ -124,15 +124,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import devset
 
-from newsingest import (
-    clustering,
-    deduplication,
-    fingerprints,
-    localdb,
-    migrations,
-    verification,
-    warehouse,
-)
+from newsingest import localdb, migrations, warehouse
+from newsingest.dedup import assign, batch, fingerprints, verify
 from newsingest.records import DedupDoc
 from newsingest.settings import Settings, load_settings
 
@@ -413,7 +406,7 @@ def plan_history(n: int, work: Workload, seed: int, df_cap: int) -> HistoryPlan:
     line_n = rng.choice(lines, n)
     # A synthetic founder stores the sketch of one of the real texts: never read (only
     # planted founders are verified), it gives the table a real sketch's size and content.
-    sketches = [verification.sketch(text).to_bytes().hex() for text in work.stories]
+    sketches = [verify.sketch(text).to_bytes().hex() for text in work.stories]
     sketch_of = rng.integers(0, len(sketches), n)
     for fid, story in planted.items():
         sites[fid - 1] = int(story.site.removeprefix("site-"))
@@ -535,7 +528,7 @@ def _copy_founders(conn: psycopg.Connection[Any], plan: HistoryPlan) -> None:
                 url = story.url if story else f"https://history.bench.invalid/{fid}"
                 samples = listed[bounds[fid - a] : bounds[fid - a + 1]]
                 sketch = (
-                    verification.sketch(story.text).to_bytes().hex()
+                    verify.sketch(story.text).to_bytes().hex()
                     if story
                     else plan.sketches[plan.sketch_of[fid - 1]]
                 )
@@ -567,7 +560,7 @@ def _copy_site_lines(conn: psycopg.Connection[Any], plan: HistoryPlan, seed: int
     for fid, story in plan.planted.items():
         site = int(plan.sites[fid - 1])
         planted_lines.setdefault(site, []).extend(
-            h for _, h in deduplication.site_line_keys(
+            h for _, h in assign.site_line_keys(
                 DedupDoc(doc_id=story.url, text=story.text, site=story.site))
         )  # fmt: skip
     articles = np.bincount(plan.sites, minlength=SITES)
@@ -583,7 +576,7 @@ def _copy_site_lines(conn: psycopg.Connection[Any], plan: HistoryPlan, seed: int
                     rng.integers(0, 1 << 32, int(lines[site]), dtype=np.int64),
                     np.array(planted_lines.get(site, []), dtype=np.int64),
                     np.repeat(
-                        np.array([deduplication.line_hash(boilerplate(name, b))
+                        np.array([assign.line_hash(boilerplate(name, b))
                                   for b in range(BOILERPLATE_PER_SITE)], dtype=np.int64),
                         round(articles[site] * BOILERPLATE_SHARE),
                     ),
@@ -933,7 +926,7 @@ def _deduplicate(
     with timed("existing_urls"):
         existing = warehouse.existing_urls(conn, [d.doc_id for d in docs])
     fresh = [d for d in docs if d.doc_id not in existing]
-    results = clustering.cluster_batch(conn, fresh, settings, timer=timed)  # the DAG's own code
+    results = batch.cluster_batch(conn, fresh, settings, timer=timed)  # the DAG's own code
     counts.update(r.relation for r in results)
     return results
 

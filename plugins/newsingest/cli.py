@@ -148,20 +148,20 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_dedup(args: argparse.Namespace) -> int:
     """Cluster the documents of a JSONL file with the DAG's algorithm and parameters."""
-    from newsingest import dedup_jsonl
+    from newsingest.dedup import jsonl
     from newsingest.settings import load_settings
 
     settings = load_settings()
     with Path(args.input).open(encoding="utf-8") as source:
         try:
-            docs = dedup_jsonl.read_docs(source)
+            docs = jsonl.read_docs(source)
         except UnicodeDecodeError as exc:
-            raise dedup_jsonl.InputError(
+            raise jsonl.InputError(
                 f"{args.input} is not UTF-8 text (byte {exc.start} of a read block)"
             ) from exc
-    rows = dedup_jsonl.cluster(docs, settings)
+    rows = jsonl.cluster(docs, settings)
     with Path(args.output).open("w", encoding="utf-8") as target:
-        dedup_jsonl.write_rows(rows, target)
+        jsonl.write_rows(rows, target)
     clusters = len({r["cluster_id"] for r in rows})
     print(f"{len(rows)} documents, {clusters} story clusters -> {args.output}", file=sys.stderr)
     return 0

@@ -15,7 +15,7 @@ from trafilatura.utils import load_html
 
 from newsingest import __version__, candidates, cleaning, dates, evidence, wire
 from newsingest.charsets import decode_html
-from newsingest.fingerprints import content_hash
+from newsingest.dedup.fingerprints import content_hash
 from newsingest.language import detect as detect_language
 from newsingest.language import disagree
 from newsingest.language import normalise as normalise_language

@@ -11,17 +11,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from newsingest import (
-    clustering,
-    dedup_store,
-    deduplication,
-    fingerprints,
-    parallel,
-    verification,
-    warehouse,
-)
+from newsingest import parallel, warehouse
 from newsingest.addresses import redacted
 from newsingest.charsets import decode_html
+from newsingest.dedup import assign, batch, fingerprints, store, verify
 from newsingest.downloads import Fetcher, FetchOutcome
 from newsingest.extraction import EXTRACTOR_VERSION, extract_page
 from newsingest.feeds import FeedParseError, ParsedFeed, discover_feed_urls, parse_feed
@@ -466,7 +459,7 @@ def _deduplicate(dsn: str, settings: Settings, run: RunInfo) -> dict[str, int]:
             if a.canonical_url not in existing:
                 first.setdefault(a.canonical_url, _dedup_doc(a))
         fresh = list(first.values())
-        results = clustering.cluster_batch(conn, fresh, settings)
+        results = batch.cluster_batch(conn, fresh, settings)
         by_canonical = {r.canonical_url: r for r in results}
         warehouse.save_dedup(
             conn,
@@ -493,20 +486,20 @@ def _load(dsn: str, settings: Settings, run: RunInfo) -> dict[str, int]:
         warehouse.lock_stage(conn, run.run_key, "load")
         outcome = warehouse.load_run(conn, run.run_key)
         docs = [(_dedup_doc(article), result) for article, result in outcome.inserted]
-        dedup_store.add_articles_site_lines(
-            conn, ((doc.site, [h for _, h in deduplication.site_line_keys(doc)]) for doc, _ in docs)
+        store.add_articles_site_lines(
+            conn, ((doc.site, [h for _, h in assign.site_line_keys(doc)]) for doc, _ in docs)
         )
-        stored = dedup_store.store_founders(
+        stored = store.store_founders(
             conn,
-            [dedup_store.NewFounder(doc.doc_id, doc.published_at, result.samples,
-                                    verification.decode(result.sketch).to_bytes())
+            [store.NewFounder(doc.doc_id, doc.published_at, result.samples,
+                                    verify.decode(result.sketch).to_bytes())
              for doc, result in docs if result.relation == "original"],
             algorithm=fingerprints.ALGORITHM,
             df_cap=settings.dedup_df_cap,
         )  # fmt: skip
         # Counted once per founder: a founder already stored (a rerun) is not.
-        dedup_store.add_founder_lines(
-            conn, [deduplication.line_hashes(doc.text) for doc, _ in docs if doc.doc_id in stored]
+        store.add_founder_lines(
+            conn, [assign.line_hashes(doc.text) for doc, _ in docs if doc.doc_id in stored]
         )
         warehouse.record_stage_counts(conn, run.run_key)
     return {"loaded": len(outcome.inserted), "updated": outcome.updated, "clashes": outcome.clashes}

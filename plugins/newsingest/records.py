@@ -162,7 +162,7 @@ class DedupResult:
     relation: str = "original"  # original, exact, near, stitched
     secondary_of: str | None = None  # the second story of a stitched page
     samples: tuple[int, ...] = ()
-    sketch: tuple[int, ...] = ()  # founders: verification.Sketch.encode()
+    sketch: tuple[int, ...] = ()  # founders: dedup.verify.Sketch.encode()
 
 
 @dataclass(slots=True)

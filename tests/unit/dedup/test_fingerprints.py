@@ -1,4 +1,4 @@
-"""Tests of newsingest.fingerprints."""
+"""Tests of newsingest.dedup.fingerprints."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import unicodedata
 
 import pytest
 
-from newsingest.fingerprints import (
+from newsingest.dedup.fingerprints import (
     ALGORITHM,
     MIN_UNQUOTED_SHARE,
     QUOTED,

@@ -12,7 +12,7 @@ import zlib
 import numpy as np
 import numpy.typing as npt
 
-from newsingest.shingle_table import I64, distinct
+from newsingest.dedup.shingle_table import I64, distinct
 
 LOGGER = logging.getLogger(__name__)
 

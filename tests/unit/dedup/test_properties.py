@@ -22,8 +22,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from newsingest import deduplication
-from newsingest.dedup_jsonl import cluster, read_docs
+from newsingest.dedup import assign
+from newsingest.dedup.jsonl import cluster, read_docs
 from newsingest.settings import Settings, load_settings
 
 SETTINGS = load_settings({})
@@ -154,7 +154,7 @@ def test_site_free_boilerplate_does_not_depend_on_input_order() -> None:
     )
     found = set()
     for order in itertools.permutations(docs):
-        index = deduplication.Index(df_cap=SETTINGS.dedup_df_cap)
-        deduplication.fingerprint_batch(order, index, SETTINGS)
+        index = assign.Index(df_cap=SETTINGS.dedup_df_cap)
+        assign.fingerprint_batch(order, index, SETTINGS)
         found.add(index.boilerplate)
     assert len(found) == 1

@@ -1,4 +1,4 @@
-"""Tests of newsingest.deduplication on small hand-made stories."""
+"""Tests of newsingest.dedup.assign on small hand-made stories."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from newsingest.deduplication import (
+from newsingest.dedup.assign import (
     BLANK,
     Founder,
     Index,
@@ -24,11 +24,11 @@ from newsingest.deduplication import (
     seed,
     unread_founders,
 )
-from newsingest.fingerprints import content_hash
+from newsingest.dedup.fingerprints import content_hash
+from newsingest.dedup.shingle_table import I64
+from newsingest.dedup.verify import Sketch, decode
 from newsingest.records import DedupDoc
 from newsingest.settings import Settings
-from newsingest.shingle_table import I64
-from newsingest.verification import Sketch, decode
 
 SETTINGS = Settings()
 rng = random.Random(7)

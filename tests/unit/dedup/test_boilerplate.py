@@ -1,14 +1,14 @@
-"""Tests of newsingest.boilerplate: lines beside unrelated texts, whatever their site."""
+"""Tests of newsingest.dedup.boilerplate: lines beside unrelated texts, whatever their site."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from newsingest.boilerplate import batch_boilerplate
-from newsingest.deduplication import line_hash, line_hashes
+from newsingest.dedup.assign import line_hash, line_hashes
+from newsingest.dedup.boilerplate import batch_boilerplate
 from newsingest.records import DedupDoc
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "dedup"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "dedup"
 STRIKE = (FIXTURES / "strike.txt").read_text(encoding="utf-8").strip()
 RAIL = (FIXTURES / "rail.txt").read_text(encoding="utf-8").strip()
 FOOTER = (FIXTURES / "footer.txt").read_text(encoding="utf-8").strip()

@@ -1,4 +1,4 @@
-"""Tests of `newsingest dedup` (newsingest.dedup_jsonl and the CLI command)."""
+"""Tests of `newsingest dedup` (newsingest.dedup.jsonl and the CLI command)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from newsingest import cli
-from newsingest.dedup_jsonl import InputError, read_docs
+from newsingest.dedup.jsonl import InputError, read_docs
 
 rng = random.Random(3)
 VOCAB = [f"t{i}" for i in range(5000)]

@@ -6,8 +6,9 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from newsingest import dedup_store, warehouse
-from newsingest.deduplication import StoredState
+from newsingest import warehouse
+from newsingest.dedup import store
+from newsingest.dedup.assign import StoredState
 
 DAY = datetime(2022, 1, 21, tzinfo=UTC)
 LOWEST, HIGHEST = -(1 << 63), (1 << 63) - 1
@@ -24,7 +25,7 @@ def named(
     until: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """Per posting of a founder stored_founders reads: its shingle and the founder's fields."""
-    founders = dedup_store.stored_founders(
+    founders = store.stored_founders(
         conn, state.posted_by, algorithm="v1", since=since, until=until
     )
     rows = []
@@ -45,7 +46,7 @@ def posted_urls(conn: warehouse.Connection, state: StoredState) -> set[tuple[int
     return {(shingle, urls[founder_id]) for shingle, founder_id in pairs}
 
 
-def store(
+def store_one(
     conn: warehouse.Connection,
     url: str,
     samples: list[int],
@@ -54,7 +55,7 @@ def store(
     algorithm: str = "v1",
     df_cap: int = 2,
 ) -> None:
-    dedup_store.store_founder(
+    store.store_founder(
         conn, url, published_at=published_at, samples=samples, algorithm=algorithm,
         df_cap=df_cap, sketch=b"",
     )  # fmt: skip
@@ -64,13 +65,13 @@ def test_seed_index_reads_frequencies_and_postings_of_current_founders_in_window
     warehouse_dsn: str,
 ) -> None:
     with warehouse.connect(warehouse_dsn) as conn:
-        store(conn, "https://a.example/1", [1, 2, 3, LOWEST])
-        store(conn, "https://a.example/2", [2, 3, 4], published_at=DAY + timedelta(days=1))
+        store_one(conn, "https://a.example/1", [1, 2, 3, LOWEST])
+        store_one(conn, "https://a.example/2", [2, 3, 4], published_at=DAY + timedelta(days=1))
         # 2 is now in three founders, over the cap of 2: frequent, not posted for this one.
-        store(conn, "https://a.example/3", [2, 5, HIGHEST])
-        store(conn, "https://a.example/old", [6], published_at=DAY - timedelta(days=30))
-        store(conn, "https://a.example/undated", [8], published_at=None)
-        store(conn, "https://a.example/v0", [7], algorithm="v0")
+        store_one(conn, "https://a.example/3", [2, 5, HIGHEST])
+        store_one(conn, "https://a.example/old", [6], published_at=DAY - timedelta(days=30))
+        store_one(conn, "https://a.example/undated", [8], published_at=None)
+        store_one(conn, "https://a.example/v0", [7], algorithm="v0")
         cluster = conn.execute(
             "INSERT INTO news.story_clusters DEFAULT VALUES RETURNING cluster_id"
         ).fetchone()
@@ -82,16 +83,14 @@ def test_seed_index_reads_frequencies_and_postings_of_current_founders_in_window
             ("https://a.example/1", "https://a.example/1", cluster["cluster_id"]),
         )
         shingles = [1, 2, 3, 4, 5, 6, 7, 8, 9, 1, LOWEST, HIGHEST]
-        state = dedup_store.seed_index(conn, iter(shingles), df_cap=2)
+        state = store.seed_index(conn, iter(shingles), df_cap=2)
         window = {"since": DAY - timedelta(days=7), "until": DAY + timedelta(days=7)}
         found = {(r["shingle"], r["canonical_url"]): r for r in named(conn, state, **window)}
         unbounded = named(conn, state)
         every_posting = posted_urls(conn, state)
-        v0 = dedup_store.stored_founders(
-            conn, state.posted_by, algorithm="v0", since=None, until=None
-        )
-        empty = dedup_store.seed_index(conn, [], df_cap=2)
-        none_read = dedup_store.stored_founders(conn, [], algorithm="v1", since=None, until=None)
+        v0 = store.stored_founders(conn, state.posted_by, algorithm="v0", since=None, until=None)
+        empty = store.seed_index(conn, [], df_cap=2)
+        none_read = store.stored_founders(conn, [], algorithm="v1", since=None, until=None)
     # Founders are counted up to the cap: 2 is in three, frequent either way.
     assert frequencies(state) == {
         1: 1,
@@ -130,8 +129,8 @@ def test_seed_index_with_many_shingles(warehouse_dsn: str) -> None:
     rng = random.Random(5)
     samples = sorted({rng.randrange(LOWEST, HIGHEST) for _ in range(20_000)})
     with warehouse.connect(warehouse_dsn) as conn:
-        store(conn, "https://a.example/big", samples[::2], df_cap=10)
-        postings = dedup_store.seed_index(conn, samples, df_cap=10)
+        store_one(conn, "https://a.example/big", samples[::2], df_cap=10)
+        postings = store.seed_index(conn, samples, df_cap=10)
         rows = named(conn, postings)
     assert frequencies(postings) == dict.fromkeys(samples[::2], 1)
     assert sorted(r["shingle"] for r in rows) == samples[::2]
@@ -139,15 +138,15 @@ def test_seed_index_with_many_shingles(warehouse_dsn: str) -> None:
 
 def test_site_line_counts(warehouse_dsn: str) -> None:
     with warehouse.connect(warehouse_dsn) as conn:
-        dedup_store.add_site_lines(conn, "site-a", [10, 11, 4_294_967_295])
-        dedup_store.add_site_lines(conn, "site-a", [10])
-        dedup_store.add_site_lines(conn, "b", [10])
-        counts = dedup_store.site_line_counts(
+        store.add_site_lines(conn, "site-a", [10, 11, 4_294_967_295])
+        store.add_site_lines(conn, "site-a", [10])
+        store.add_site_lines(conn, "b", [10])
+        counts = store.site_line_counts(
             conn,
             iter([("site-a", 10), ("site-a", 11), ("site-a", 12), ("b", 10), ("c", 10),
                   ("site-a", 10), ("site-a", 4_294_967_295)]),
         )  # fmt: skip
-        empty = dedup_store.site_line_counts(conn, [])
+        empty = store.site_line_counts(conn, [])
     assert counts == {("site-a", 10): 2, ("site-a", 11): 1, ("b", 10): 1,
                       ("site-a", 4_294_967_295): 1}  # fmt: skip
     assert empty == {}

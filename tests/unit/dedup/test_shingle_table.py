@@ -1,10 +1,10 @@
-"""Tests of newsingest.shingle_table: the batch's per-shingle arrays."""
+"""Tests of newsingest.dedup.shingle_table: the batch's per-shingle arrays."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from newsingest.shingle_table import ShingleTable, absent, distinct, present
+from newsingest.dedup.shingle_table import ShingleTable, absent, distinct, present
 
 LOWEST, HIGHEST = -(1 << 63), (1 << 63) - 1
 

@@ -9,8 +9,8 @@ from datetime import datetime
 from typing import IO, Any
 
 from newsingest import dates
-from newsingest.deduplication import Index, deduplicate
-from newsingest.fingerprints import content_hash
+from newsingest.dedup.assign import Index, deduplicate
+from newsingest.dedup.fingerprints import content_hash
 from newsingest.records import UNSTORABLE, DedupDoc, storable
 from newsingest.settings import Settings
 from newsingest.urls import host_of

@@ -21,13 +21,13 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from newsingest import fingerprints
+from newsingest.dedup import fingerprints
+from newsingest.dedup.shingle_table import I64
 from newsingest.records import DedupDoc
-from newsingest.shingle_table import I64
 
 LOGGER = logging.getLogger(__name__)
 
-BLANK = 0  # line hash of a blank line (see deduplication.line_hashes)
+BLANK = 0  # line hash of a blank line (see assign.line_hashes)
 # Documents of a line examined for unrelated groups (enough to find a few).
 MAX_HOLDERS = 16
 # A document with fewer word 3-grams than this left outside frequent lines
@@ -76,9 +76,9 @@ def batch_boilerplate(
     """The line hashes of a batch that are boilerplate, whatever site they come from.
 
     Args:
-        docs: the batch in processing order (deduplication.processing_order): the
+        docs: the batch in processing order (assign.processing_order): the
             first holders of a line, in this order, are the ones examined.
-        hashes: line hashes of each document (deduplication.line_hashes).
+        hashes: line hashes of each document (assign.line_hashes).
         stored: stored founders holding each line (lines absent: none).
         contexts: unrelated texts a line must stand beside to be boilerplate.
 

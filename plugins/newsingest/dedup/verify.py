@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from newsingest import fingerprints
-from newsingest.shingle_table import distinct, present
+from newsingest.dedup import fingerprints
+from newsingest.dedup.shingle_table import distinct, present
 
 LOGGER = logging.getLogger(__name__)
 

@@ -31,18 +31,12 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from newsingest import (
-    boilerplate,
-    dedup_store,
-    deduplication,
-    fingerprints,
-    verification,
-    warehouse,
-)
-from newsingest.deduplication import StoredFounder, StoredState
+from newsingest import warehouse
+from newsingest.dedup import assign, boilerplate, fingerprints, store, verify
+from newsingest.dedup.assign import StoredFounder, StoredState
+from newsingest.dedup.shingle_table import I64, absent, distinct
 from newsingest.records import DedupDoc, DedupResult
 from newsingest.settings import Settings
-from newsingest.shingle_table import I64, absent, distinct
 
 LOGGER = logging.getLogger(__name__)
 
@@ -65,10 +59,10 @@ T = TypeVar("T")
 
 def reindex_stale(conn: warehouse.Connection, settings: Settings, since: datetime | None) -> None:
     """Fingerprint founders again after an algorithm change, never mixing versions."""
-    stale = dedup_store.stale_founders(conn, fingerprints.ALGORITHM)
+    stale = store.stale_founders(conn, fingerprints.ALGORITHM)
     if not stale:
         return
-    founders = dedup_store.reset_dedup_index(conn, since)
+    founders = store.reset_dedup_index(conn, since)
     LOGGER.warning(
         "fingerprint algorithm is now %s: re-indexing %d founders (%d stored with another)",
         fingerprints.ALGORITHM,
@@ -85,26 +79,26 @@ def reindex_stale(conn: warehouse.Connection, settings: Settings, since: datetim
         for row in founders
     ]
     # Stored counts only, read in one lookup: the founders are already counted in them.
-    index = deduplication.Index(df_cap=settings.dedup_df_cap)
-    hashes = deduplication.batch_line_hashes(docs)
-    keys = {k for doc in docs for k in deduplication.site_line_keys(doc, hashes.get(doc.doc_id))}
-    index.site_lines.update(dedup_store.site_line_counts(conn, keys))
+    index = assign.Index(df_cap=settings.dedup_df_cap)
+    hashes = assign.batch_line_hashes(docs)
+    keys = {k for doc in docs for k in assign.site_line_keys(doc, hashes.get(doc.doc_id))}
+    index.site_lines.update(store.site_line_counts(conn, keys))
     # The founders are distinct stories: their lines are counted anew, all at once.
     index.boilerplate = boilerplate.batch_boilerplate(
         docs, hashes, {}, settings.dedup_boilerplate_contexts
     )
     for doc in docs:
-        text = deduplication.strip_boilerplate(doc, index, settings, hashes.get(doc.doc_id))
-        dedup_store.store_founder(
+        text = assign.strip_boilerplate(doc, index, settings, hashes.get(doc.doc_id))
+        store.store_founder(
             conn,
             doc.doc_id,
             published_at=doc.published_at,
             samples=fingerprints.keys(text).tolist(),
             algorithm=fingerprints.ALGORITHM,
             df_cap=settings.dedup_df_cap,
-            sketch=verification.sketch(text).to_bytes(),
+            sketch=verify.sketch(text).to_bytes(),
         )
-    dedup_store.add_founder_lines(conn, (hashes[doc.doc_id] for doc in docs))
+    store.add_founder_lines(conn, (hashes[doc.doc_id] for doc in docs))
 
 
 def _untimed(phase: str) -> AbstractContextManager[None]:
@@ -187,7 +181,7 @@ class _Run:
 
     conn: warehouse.Connection
     db: _LookupThread
-    index: deduplication.Index
+    index: assign.Index
     settings: Settings
     timer: Timer
     read: Callable[[I64], dict[int, StoredFounder]]
@@ -201,8 +195,8 @@ class _Run:
         batch = [doc for docs in chunks for doc in docs]
         # Site-free boilerplate is decided on the whole batch and the stored
         # founders' lines at once, before any document is fingerprinted.
-        lines = {h for doc in batch for h in hashes[doc.doc_id]} - {deduplication.BLANK}
-        stored = self.db.submit(partial(dedup_store.line_founders, self.conn, lines))
+        lines = {h for doc in batch for h in hashes[doc.doc_id]} - {assign.BLANK}
+        stored = self.db.submit(partial(store.line_founders, self.conn, lines))
         with self.timer("wait_line_founders"):
             founders = stored.result()
         with self.timer("boilerplate"):
@@ -214,13 +208,13 @@ class _Run:
             with self.timer("wait_line_counts"):
                 self.index.site_lines.update(counts.result())
             with self.timer("fingerprint"):
-                samples = deduplication.fingerprint(docs, self.index, self.settings, hashes)
+                samples = assign.fingerprint(docs, self.index, self.settings, hashes)
                 chunk_shingles = distinct(np.concatenate([table.keys[:0], *samples.values()]))
                 # The table holds every shingle looked up so far: the new ones are looked up
                 # and get their rows now (growing the table at every step would copy it each time).
                 shingles = absent(chunk_shingles, table.keys)
                 table.register(shingles)
-            lookup = partial(dedup_store.seed_index, self.conn, shingles,
+            lookup = partial(store.seed_index, self.conn, shingles,
                              df_cap=self.settings.dedup_df_cap)  # fmt: skip
             self.looking_up.append(_Chunk(docs, samples, self.db.submit(lookup)))
             self._advance(wait=False)
@@ -239,10 +233,10 @@ class _Run:
         line_counts = []
         for docs in chunks:
             with self.timer("line_hashes"):
-                hashes.update(deduplication.batch_line_hashes(docs))
-                keys = deduplication.count_batch_lines(docs, self.index, hashes) - asked
+                hashes.update(assign.batch_line_hashes(docs))
+                keys = assign.count_batch_lines(docs, self.index, hashes) - asked
                 asked |= keys
-            lookup = partial(dedup_store.site_line_counts, self.conn, keys)
+            lookup = partial(store.site_line_counts, self.conn, keys)
             line_counts.append(self.db.submit(lookup))
         return hashes, line_counts
 
@@ -265,8 +259,8 @@ class _Run:
     def _seed(self, chunk: _Chunk) -> None:
         """Apply a chunk's stored state and ask for the founders its documents may meet."""
         with self.timer("seed"):
-            deduplication.seed(self.index, chunk.stored.result())
-            chunk.wanted = deduplication.unread_founders(
+            assign.seed(self.index, chunk.stored.result())
+            chunk.wanted = assign.unread_founders(
                 chunk.docs, chunk.samples, self.index, self.settings
             )
         if chunk.wanted.size:
@@ -276,11 +270,9 @@ class _Run:
         self.reading.append(chunk)
 
     def _assign(self, chunk: _Chunk) -> None:
-        deduplication.admit(self.index, chunk.wanted, chunk.founders.result())
+        assign.admit(self.index, chunk.wanted, chunk.founders.result())
         with self.timer("assign"):
-            self.results.extend(
-                deduplication.assign(chunk.docs, chunk.samples, self.index, self.settings)
-            )
+            self.results.extend(assign.assign(chunk.docs, chunk.samples, self.index, self.settings))
 
 
 def cluster_batch(
@@ -313,11 +305,11 @@ def cluster_batch(
     until = max(dates) + window if dates else None
     with timer("stale_check"):
         reindex_stale(conn, settings, since)
-    index = deduplication.Index(df_cap=settings.dedup_df_cap)
+    index = assign.Index(df_cap=settings.dedup_df_cap)
     with timer("known_hashes"):
         index.hashes.update(warehouse.known_hashes(conn, sorted({d.content_hash for d in fresh})))
-    ordered = deduplication.processing_order(fresh)
-    read = partial(dedup_store.stored_founders, conn, algorithm=fingerprints.ALGORITHM,
+    ordered = assign.processing_order(fresh)
+    read = partial(store.stored_founders, conn, algorithm=fingerprints.ALGORITHM,
                    since=since, until=until)  # fmt: skip
     db = _LookupThread()
     try:

@@ -22,8 +22,8 @@ from psycopg.adapt import Dumper
 from psycopg.pq import Format
 from psycopg.rows import tuple_row
 
-from newsingest.deduplication import StoredFounder, StoredState
-from newsingest.shingle_table import I64, distinct, run_starts
+from newsingest.dedup.assign import StoredFounder, StoredState
+from newsingest.dedup.shingle_table import I64, distinct, run_starts
 from newsingest.warehouse import Connection
 
 LOGGER = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""clustering.cluster_batch against stored near-duplicate state in PostgreSQL."""
+"""batch.cluster_batch against stored near-duplicate state in PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from newsingest import clustering, dedup_store, deduplication, fingerprints, verification, warehouse
-from newsingest.fingerprints import content_hash
+from newsingest import warehouse
+from newsingest.dedup import assign, batch, fingerprints, store, verify
+from newsingest.dedup.fingerprints import content_hash
 from newsingest.records import DedupDoc, DedupResult
 from newsingest.settings import Settings
 
@@ -50,18 +51,18 @@ def doc(doc_id: str, text: str, hours: float, site: str = "bugle") -> DedupDoc:
 def stored_history(conn: warehouse.Connection, stories: list[str]) -> None:
     """Founders of the stories a day earlier, and a footer the site repeats in 20 articles."""
     for i, text in enumerate(stories):
-        dedup_store.store_founder(
+        store.store_founder(
             conn, f"https://old.example/{i}", published_at=DAY - timedelta(days=1),
             samples=fingerprints.keys(text).tolist(), algorithm=fingerprints.ALGORITHM,
-            df_cap=SETTINGS.dedup_df_cap, sketch=verification.sketch(text).to_bytes(),
+            df_cap=SETTINGS.dedup_df_cap, sketch=verify.sketch(text).to_bytes(),
         )  # fmt: skip
     for _ in range(20):
-        dedup_store.add_site_lines(conn, "bugle", [deduplication.line_hash(FOOTER)])
+        store.add_site_lines(conn, "bugle", [assign.line_hash(FOOTER)])
     for _ in range(2):
-        dedup_store.add_site_lines(conn, "bugle", [deduplication.line_hash(PROMO)])
+        store.add_site_lines(conn, "bugle", [assign.line_hash(PROMO)])
 
 
-def batch(stories: list[str]) -> list[DedupDoc]:
+def make_docs(stories: list[str]) -> list[DedupDoc]:
     """Rewrites of stored stories, new stories and rewrites of those, most with the footer."""
     docs = [doc(f"https://new.example/re{i}", spin(text, 0.1) + "\n" + FOOTER, hours=i)
             for i, text in enumerate(stories)]  # fmt: skip
@@ -80,17 +81,17 @@ def seeded(warehouse_dsn: str) -> tuple[str, list[DedupDoc]]:
     stories = [story() for _ in range(8)]
     with warehouse.connect(warehouse_dsn) as conn:
         stored_history(conn, stories)
-    return warehouse_dsn, batch(stories)
+    return warehouse_dsn, make_docs(stories)
 
 
 def cluster(dsn: str, docs: list[DedupDoc], chunk: int) -> list[DedupResult]:
     with warehouse.connect(dsn) as conn:
-        return clustering.cluster_batch(conn, docs, SETTINGS, chunk=chunk)
+        return batch.cluster_batch(conn, docs, SETTINGS, chunk=chunk)
 
 
 def test_history_and_batch_rewrites_are_linked(seeded: tuple[str, list[DedupDoc]]) -> None:
     dsn, docs = seeded
-    results = {r.canonical_url: r for r in cluster(dsn, docs, clustering.CHUNK)}
+    results = {r.canonical_url: r for r in cluster(dsn, docs, batch.CHUNK)}
     assert len(results) == len(docs)
     for i in range(8):
         assert results[f"https://new.example/re{i}"].duplicate_of == f"https://old.example/{i}"
@@ -120,7 +121,7 @@ def test_a_failing_lookup_raises_and_leaves_nothing_running(
     def broken(*args: object, **kwargs: object) -> object:
         raise RuntimeError("lookup failed")
 
-    monkeypatch.setattr(dedup_store, lookup, broken)
+    monkeypatch.setattr(store, lookup, broken)
     with pytest.raises(RuntimeError, match="lookup failed"):
         cluster(dsn, docs, 4)
     assert not [t for t in threading.enumerate() if t.name.startswith("dedup-lookup")]
@@ -144,13 +145,13 @@ def test_reindexing_reads_each_stored_line_count_once(warehouse_dsn: str) -> Non
                 "VALUES (%s, %s, 'f', 'bugle', now(), %s, %s, 'h', %s, 'x', 'r', 'r')",
                 (url, url, DAY + timedelta(hours=i), body, cluster["cluster_id"]),
             )
-            dedup_store.store_founder(
+            store.store_founder(
                 conn, url, published_at=DAY + timedelta(hours=i), samples=[i + 1],
                 algorithm="an-older-version", df_cap=SETTINGS.dedup_df_cap, sketch=b"",
             )  # fmt: skip
         for _ in range(3):
-            dedup_store.add_site_lines(conn, "bugle", [deduplication.line_hash(PROMO)])
-        clustering.reindex_stale(conn, SETTINGS, since=None)
+            store.add_site_lines(conn, "bugle", [assign.line_hash(PROMO)])
+        batch.reindex_stale(conn, SETTINGS, since=None)
         rows = conn.execute(
             "SELECT canonical_url, algorithm, samples FROM news.dedup_founders ORDER BY 1"
         ).fetchall()
@@ -158,7 +159,7 @@ def test_reindexing_reads_each_stored_line_count_once(warehouse_dsn: str) -> Non
     assert [r["samples"] for r in rows] == [fingerprints.keys(b).tolist() for b in bodies]
 
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "dedup"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "dedup"
 
 
 def _fixture(name: str) -> str:
@@ -168,12 +169,12 @@ def _fixture(name: str) -> str:
 def _store_founders(conn: warehouse.Connection, texts: dict[str, str]) -> None:
     """Founders stored as the load stores them: keys, sketch and their lines counted."""
     for url, text in texts.items():
-        dedup_store.store_founder(
+        store.store_founder(
             conn, url, published_at=DAY - timedelta(days=1),
             samples=fingerprints.keys(text).tolist(), algorithm=fingerprints.ALGORITHM,
-            df_cap=SETTINGS.dedup_df_cap, sketch=verification.sketch(text).to_bytes(),
+            df_cap=SETTINGS.dedup_df_cap, sketch=verify.sketch(text).to_bytes(),
         )  # fmt: skip
-    dedup_store.add_founder_lines(conn, [deduplication.line_hashes(t) for t in texts.values()])
+    store.add_founder_lines(conn, [assign.line_hashes(t) for t in texts.values()])
 
 
 def test_a_truncated_lead_is_verified_against_a_stored_founder(warehouse_dsn: str) -> None:
@@ -189,12 +190,12 @@ def test_a_footer_the_stored_founders_hold_links_nothing(warehouse_dsn: str) -> 
     footer, news = _fixture("footer.txt"), _fixture("short_news.txt").splitlines()
     with warehouse.connect(warehouse_dsn) as conn:
         _store_founders(conn, {f"https://old.example/n{i}": f"{news[i]}\n{footer}" for i in (0, 1)})
-    batch = [
+    new_docs = [
         doc(f"https://new.example/n{i}", f"{news[i]}\n{footer}", i, site="") for i in (2, 3, 4)
     ]
     # Two founders and three unrelated texts of the batch hold it: boilerplate.
-    results = cluster(warehouse_dsn, batch, 10)
+    results = cluster(warehouse_dsn, new_docs, 10)
     assert {r.relation for r in results} == {"original"}
     # The batch alone (three texts) would not say so: they link through the footer.
-    alone = deduplication.deduplicate(batch, deduplication.Index(SETTINGS.dedup_df_cap), SETTINGS)
+    alone = assign.deduplicate(new_docs, assign.Index(SETTINGS.dedup_df_cap), SETTINGS)
     assert {r.relation for r in alone} != {"original"}

@@ -4,8 +4,8 @@ Each cluster has one founder, the article that opened it; new articles are
 compared with founders only, so clusters never chain through intermediate
 rewrites. Candidates are the founders sharing a few sampled word 3-grams with
 an article; each is then verified on the texts by sentence alignment
-(newsingest.verification), quotes and boilerplate (per site, and site-free:
-newsingest.boilerplate) left out. The same code runs on an empty index
+(newsingest.dedup.verify), quotes and boilerplate (per site, and site-free:
+newsingest.dedup.boilerplate) left out. The same code runs on an empty index
 (`newsingest dedup`) and on an index seeded from the warehouse (the DAG).
 """
 
@@ -20,11 +20,11 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from newsingest import boilerplate, fingerprints, verification
+from newsingest.dedup import boilerplate, fingerprints, verify
+from newsingest.dedup.shingle_table import I64, ShingleTable, absent, distinct, present, run_starts
+from newsingest.dedup.verify import Sketch
 from newsingest.records import DedupDoc, DedupResult
 from newsingest.settings import Settings
-from newsingest.shingle_table import I64, ShingleTable, absent, distinct, present, run_starts
-from newsingest.verification import Sketch
 
 LOGGER = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class Founder:
     cluster_key: str
     size: int  # informative samples when it was indexed
     published_at: datetime | None
-    sketch: Sketch = verification.EMPTY  # what verification compares
+    sketch: Sketch = verify.EMPTY  # what verification compares
 
 
 # A stored founder that was read and is outside the window or of another
@@ -197,7 +197,7 @@ class StoredFounder:
     size: int
     published_at: datetime | None
     cluster_id: int | None
-    sketch: bytes = b""  # verification.Sketch.to_bytes()
+    sketch: bytes = b""  # verify.Sketch.to_bytes()
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,7 +265,7 @@ def admit(index: Index, founder_ids: I64, founders: Mapping[int, StoredFounder])
         key, cluster = stored.canonical_url, stored.cluster_id
         cluster_key = f"cluster:{cluster}" if cluster is not None else key
         index.numbered[number] = Founder(
-            key, cluster_key, stored.size, stored.published_at, verification.decode(stored.sketch)
+            key, cluster_key, stored.size, stored.published_at, verify.decode(stored.sketch)
         )
         index.numbers[key] = number
 
@@ -348,7 +348,7 @@ def _candidates(
 
 
 def _in_order(
-    doc: DedupDoc, founder: Founder, alignment: verification.Alignment, settings: Settings
+    doc: DedupDoc, founder: Founder, alignment: verify.Alignment, settings: Settings
 ) -> bool:
     """Whether text aligned well into either text may still be the story both are about.
 
@@ -385,9 +385,9 @@ def _decide(
     found = _candidates(doc, keys, informative, index, settings)
     if not found:
         return None
-    own = index.sketches.get(doc.doc_id, verification.EMPTY)
+    own = index.sketches.get(doc.doc_id, verify.EMPTY)
     aligned = [
-        (verification.align(own, founder.sketch, settings.dedup_sentence_share), founder)
+        (verify.align(own, founder.sketch, settings.dedup_sentence_share), founder)
         for founder in found
     ]
     verified = [
@@ -400,12 +400,12 @@ def _decide(
     # The closest wording wins: a copy finds more of its words in its source than in a report
     # of the same event that verified too.
     best_alignment, best = max(verified, key=lambda item: item[0].found)
-    secondary: tuple[verification.Alignment, Founder] | None = None
+    secondary: tuple[verify.Alignment, Founder] | None = None
     extra_best, rest = 0, ~best_alignment.aligned
     for alignment, other in aligned:
         if other.cluster_key == best.cluster_key:
             continue
-        extra = verification.explained(own, alignment.aligned & rest)
+        extra = verify.explained(own, alignment.aligned & rest)
         share = extra / max(1, min(own.size, other.sketch.size))
         if share >= settings.dedup_secondary_share and extra > extra_best:
             secondary, extra_best = (alignment, other), extra
@@ -443,7 +443,7 @@ def fingerprint(
     for d in docs:
         text = strip_boilerplate(d, index, settings, hashes.get(d.doc_id))
         samples[d.doc_id] = fingerprints.keys(text)
-        index.sketches[d.doc_id] = verification.sketch(text)
+        index.sketches[d.doc_id] = verify.sketch(text)
     return samples
 
 
@@ -514,7 +514,7 @@ def assign(
         informative = rows[table.df[rows] < index.df_cap]
         result = _decide(doc, rows.size, informative, index, settings)
         if result is None:
-            own = index.sketches.get(doc.doc_id, verification.EMPTY)
+            own = index.sketches.get(doc.doc_id, verify.EMPTY)
             result = DedupResult(
                 canonical_url=doc.doc_id,
                 cluster_key=doc.doc_id,

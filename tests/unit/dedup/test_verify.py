@@ -1,4 +1,4 @@
-"""Tests of newsingest.verification and the two-stage decisions, on small hand-written texts.
+"""Tests of newsingest.dedup.verify and the two-stage decisions, on small hand-written texts.
 
 Every document here is text only (no site, URL or date), as `newsingest
 dedup --input` may be given them.
@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from newsingest.deduplication import Index, deduplicate
-from newsingest.fingerprints import content_hash
+from newsingest.dedup.assign import Index, deduplicate
+from newsingest.dedup.fingerprints import content_hash
+from newsingest.dedup.verify import align, decode, sketch
 from newsingest.records import DedupDoc, DedupResult
 from newsingest.settings import Settings
-from newsingest.verification import align, decode, sketch
 
 SETTINGS = Settings()
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "dedup"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "dedup"
 
 
 def _text(name: str) -> str:

@@ -27,6 +27,7 @@ from newsingest.records import (
     FeedSource,
     FetchAttempt,
     FetchedPage,
+    dedup_site,
 )
 from newsingest.registry import load_registry
 from newsingest.report import table
@@ -437,12 +438,12 @@ def _extract_chunk(jobs: list[tuple[FetchedPage, str, str]]) -> list[tuple[str, 
 
 
 def _dedup_doc(article: Article) -> DedupDoc:
-    """The near-duplicate view of an article (site: registry outlet, else page site name)."""
+    """The near-duplicate view of an article (as warehouse.staged_dedup_docs reads it)."""
     return DedupDoc(
         doc_id=article.canonical_url,
         text=article.body,
         published_at=article.published_at,
-        site=article.outlet or article.site_name,
+        site=dedup_site(article.outlet, article.site_name),
         content_hash=article.content_hash,
     )
 
@@ -451,29 +452,29 @@ def _deduplicate(dsn: str, settings: Settings, run: RunInfo) -> dict[str, int]:
     """The deduplicate stage (see deduplicate)."""
     with warehouse.connect(dsn) as conn:
         warehouse.lock_stage(conn, run.run_key, "deduplicate")
-        staged = warehouse.staged_articles(conn, run.run_key)
-        existing = warehouse.existing_urls(conn, [a.canonical_url for _, a in staged])
+        staged = warehouse.staged_dedup_docs(conn, run.run_key)
+        existing = warehouse.existing_urls(conn, [doc.doc_id for _, doc in staged])
         # The first page (in URL order) of a canonical URL is the one the load keeps.
         first: dict[str, DedupDoc] = {}
-        for _, a in staged:
-            if a.canonical_url not in existing:
-                first.setdefault(a.canonical_url, _dedup_doc(a))
+        for _, doc in staged:
+            if doc.doc_id not in existing:
+                first.setdefault(doc.doc_id, doc)
         fresh = list(first.values())
+        del first
         results = batch.cluster_batch(conn, fresh, settings)
         by_canonical = {r.canonical_url: r for r in results}
         warehouse.save_dedup(
             conn,
             run.run_key,
-            [(url, by_canonical[a.canonical_url]) for url, a in staged
-             if a.canonical_url in by_canonical],
-        )  # fmt: skip
+            [(url, by_canonical[doc.doc_id]) for url, doc in staged if doc.doc_id in by_canonical],
+        )
         # A loaded article keeps its decision (the load never changes one): a page of it
         # that already has a staged decision keeps it too; one staged anew gets a mark.
         warehouse.save_dedup(
             conn,
             run.run_key,
-            [(url, DedupResult(canonical_url=a.canonical_url, cluster_key=a.canonical_url))
-             for url, a in staged if a.canonical_url not in by_canonical],
+            [(url, DedupResult(canonical_url=doc.doc_id, cluster_key=doc.doc_id))
+             for url, doc in staged if doc.doc_id not in by_canonical],
             undecided_only=True,
         )  # fmt: skip
     copies = sum(1 for r in results if r.relation != "original")
@@ -484,25 +485,32 @@ def _load(dsn: str, settings: Settings, run: RunInfo) -> dict[str, int]:
     """The load stage (see load)."""
     with warehouse.connect(dsn) as conn:
         warehouse.lock_stage(conn, run.run_key, "load")
-        outcome = warehouse.load_run(conn, run.run_key)
-        docs = [(_dedup_doc(article), result) for article, result in outcome.inserted]
-        store.add_articles_site_lines(
-            conn, ((doc.site, [h for _, h in assign.site_line_keys(doc)]) for doc, _ in docs)
-        )
-        stored = store.store_founders(
-            conn,
-            [store.NewFounder(doc.doc_id, doc.published_at, result.samples,
-                                    verify.decode(result.sketch).to_bytes())
-             for doc, result in docs if result.relation == "original"],
-            algorithm=fingerprints.ALGORITHM,
-            df_cap=settings.dedup_df_cap,
-        )  # fmt: skip
-        # Counted once per founder: a founder already stored (a rerun) is not.
-        store.add_founder_lines(
-            conn, [assign.line_hashes(doc.text) for doc, _ in docs if doc.doc_id in stored]
-        )
+        outcome = warehouse.load_run(conn, run.run_key, partial(_index_new, conn, settings))
         warehouse.record_stage_counts(conn, run.run_key)
-    return {"loaded": len(outcome.inserted), "updated": outcome.updated, "clashes": outcome.clashes}
+    return {"loaded": outcome.inserted, "updated": outcome.updated, "clashes": outcome.clashes}
+
+
+def _index_new(
+    conn: warehouse.Connection, settings: Settings, inserted: Sequence[tuple[Article, DedupResult]]
+) -> None:
+    """Index a chunk of newly loaded articles: the site lines of each, and the founders'
+    fingerprints, sketches and lines (in load order: a shingle's postings are capped)."""
+    docs = [(_dedup_doc(article), result) for article, result in inserted]
+    store.add_articles_site_lines(
+        conn, ((doc.site, [h for _, h in assign.site_line_keys(doc)]) for doc, _ in docs)
+    )
+    stored = store.store_founders(
+        conn,
+        [store.NewFounder(doc.doc_id, doc.published_at, result.samples,
+                          verify.decode(result.sketch).to_bytes())
+         for doc, result in docs if result.relation == "original"],
+        algorithm=fingerprints.ALGORITHM,
+        df_cap=settings.dedup_df_cap,
+    )  # fmt: skip
+    # Counted once per founder: a founder already stored (a rerun) is not.
+    store.add_founder_lines(
+        conn, [assign.line_hashes(doc.text) for doc, _ in docs if doc.doc_id in stored]
+    )
 
 
 def _check(dsn: str, settings: Settings, run: RunInfo) -> dict[str, Any]:

@@ -146,6 +146,12 @@ class DedupDoc:
     content_hash: str = ""
 
 
+def dedup_site(outlet: str, site_name: str) -> str:
+    """The site near-duplicate search learns boilerplate for: the registry's outlet, else
+    the page's site name."""
+    return outlet or site_name
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DedupResult:
     """Where an article sits among stories already seen.
@@ -162,7 +168,7 @@ class DedupResult:
     relation: str = "original"  # original, exact, near, stitched
     secondary_of: str | None = None  # the second story of a stitched page
     samples: tuple[int, ...] = ()
-    sketch: tuple[int, ...] = ()  # founders: dedup.verify.Sketch.encode()
+    sketch: str = ""  # founders: dedup.verify.Sketch.to_text()
 
 
 @dataclass(slots=True)
@@ -252,9 +258,9 @@ def _load(hint: Any, value: Any) -> Any:
     if hint is datetime:
         return datetime.fromisoformat(value)
     if origin is tuple:
-        if args[0] in (int, float, str):  # JSON already holds them: samples run to thousands
-            return tuple(value)
-        return tuple(_load(args[0], v) for v in value)
+        # JSON already holds scalars as they are; a founder's samples run to hundreds.
+        scalar = args[0] in (int, float, str)
+        return tuple(value) if scalar else tuple(_load(args[0], v) for v in value)
     if dataclasses.is_dataclass(hint) and isinstance(hint, type):
         return from_json(hint, value)
     return value

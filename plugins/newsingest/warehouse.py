@@ -5,9 +5,9 @@ from __future__ import annotations
 import gzip
 import hashlib
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -19,12 +19,14 @@ from psycopg.types.json import Jsonb
 
 from newsingest.records import (
     Article,
+    DedupDoc,
     DedupResult,
     FeedCounts,
     FeedEntry,
     FeedSource,
     FetchAttempt,
     FetchedPage,
+    dedup_site,
     from_json,
     storable,
     to_json,
@@ -589,14 +591,31 @@ def stage_articles(conn: Connection, run_key: str, articles: Iterable[tuple[str,
     )  # fmt: skip
 
 
-def staged_articles(conn: Connection, run_key: str) -> list[tuple[str, Article]]:
-    """Loadable (not skipped) articles extracted by a run, as (page URL, article) pairs."""
+def staged_dedup_docs(conn: Connection, run_key: str) -> list[tuple[str, DedupDoc]]:
+    """Loadable (not skipped) articles extracted by a run, as (page URL, what near-duplicate
+    search needs of the article) pairs in page URL order.
+
+    Only those fields are read: the whole records of a large day would not fit in a
+    task's memory.
+    """
     rows = conn.execute(
-        "SELECT url, record FROM news.staged_articles WHERE run_key = %s "
-        "AND skipped_reason IS NULL ORDER BY url",
+        """
+        SELECT url, record ->> 'canonical_url' AS canonical_url, record ->> 'body' AS body,
+               record ->> 'published_at' AS published_at, record ->> 'content_hash' AS digest,
+               record ->> 'outlet' AS outlet, record ->> 'site_name' AS site_name
+        FROM news.staged_articles WHERE run_key = %s AND skipped_reason IS NULL ORDER BY url
+        """,
         (run_key,),
-    ).fetchall()
-    return [(r["url"], from_json(Article, r["record"])) for r in rows]
+    )
+    return [
+        (r["url"], DedupDoc(
+            doc_id=r["canonical_url"], text=r["body"] or "",
+            published_at=datetime.fromisoformat(r["published_at"]) if r["published_at"] else None,
+            site=dedup_site(r["outlet"] or "", r["site_name"] or ""),
+            content_hash=r["digest"] or "",
+        ))
+        for r in rows
+    ]  # fmt: skip
 
 
 # -- deduplication state ---------------------------------------------------
@@ -678,10 +697,17 @@ def _article_values(article: Article) -> list[Any]:
 
 @dataclass(slots=True)
 class _Staged:
-    """One staged article as the load sees it, with the loaded row holding its canonical URL."""
+    """What the load decides on for one staged article, before reading its content.
+
+    The decision comes without the founder's samples and sketch, and the article
+    without its text: the load keeps these for the whole day, and reads the
+    content later in chunks.
+    """
 
     page_url: str
-    article: Article
+    canonical_url: str
+    article_url: str
+    feed_name: str
     result: DedupResult
     refetch: bool
     loaded_id: int | None
@@ -692,20 +718,27 @@ class _Staged:
 
 @dataclass(slots=True)
 class LoadOutcome:
-    """What a load did: rows inserted (with their decisions), rows updated, clashes recorded."""
+    """What a load did: rows inserted, rows updated, clashes recorded."""
 
-    inserted: list[tuple[Article, DedupResult]] = field(default_factory=list)
+    inserted: int = 0
     updated: int = 0
     clashes: int = 0
 
 
-def load_run(conn: Connection, run_key: str) -> LoadOutcome:
+# Staged articles read, COPYed and handed on at a time: memory does not grow with the day.
+LOAD_CHUNK = 1000
+
+Inserted = Callable[[Sequence[tuple[Article, DedupResult]]], None]
+
+
+def load_run(conn: Connection, run_key: str, on_inserted: Inserted | None = None) -> LoadOutcome:
     """Load the run's deduplicated articles into news.articles and refresh their clusters.
 
-    Set-based: one read of the staged rows joined with the articles holding
-    their canonical URLs, ids allocated in one call, rows copied into a
-    temporary table and inserted and updated by one statement each, so the
-    cost per article does not grow with the warehouse.
+    Set-based: one read of the staged decisions joined with the articles
+    holding their canonical URLs, ids allocated in one call, the rows' content
+    streamed in chunks into a temporary table, then inserted and updated by
+    one statement each, so the cost per article does not grow with the
+    warehouse and memory does not grow with the article texts of the day.
 
     Nothing another run loaded changes unless the page is that story fetched
     again on purpose (raw_pages.refetch): a page whose canonical URL an
@@ -716,9 +749,11 @@ def load_run(conn: Connection, run_key: str) -> LoadOutcome:
     Args:
         conn: an open connection (one transaction).
         run_key: the run whose staged articles to load.
+        on_inserted: called with each chunk of new articles and their full decisions
+            (samples and sketch included), in page URL order, in the load's transaction.
 
     Returns:
-        What was inserted (with the decisions), updated and refused.
+        How many rows were inserted, updated and refused.
     """
     staged = _staged_for_load(conn, run_key)
     outcome = LoadOutcome()
@@ -727,9 +762,9 @@ def load_run(conn: Connection, run_key: str) -> LoadOutcome:
     clashes: list[tuple[str, str, str, int | None, str, str]] = []
     claimed: dict[str, str] = {}  # canonical URL -> page URL of this run that took it
     for item in staged:
-        canonical = item.article.canonical_url
+        canonical = item.canonical_url
         if canonical in claimed:
-            clashes.append((item.page_url, item.article.feed_name, canonical, item.loaded_id,
+            clashes.append((item.page_url, item.feed_name, canonical, item.loaded_id,
                             claimed[canonical], "same_run"))  # fmt: skip
             continue
         claimed[canonical] = item.page_url
@@ -738,12 +773,12 @@ def load_run(conn: Connection, run_key: str) -> LoadOutcome:
         elif _may_update(item, run_key):
             updates.append(item)
         else:
-            clashes.append((item.page_url, item.article.feed_name, canonical, item.loaded_id, "",
+            clashes.append((item.page_url, item.feed_name, canonical, item.loaded_id, "",
                             "loaded_earlier"))  # fmt: skip
     ids = _allocate(conn, "news.articles", "article_id", len(inserts))
-    by_canonical = {i.article.canonical_url: (i.loaded_id, i.loaded_cluster) for i in updates}
+    by_canonical = {i.canonical_url: (i.loaded_id, i.loaded_cluster) for i in updates}
     by_canonical.update(
-        (i.article.canonical_url, (new_id, None)) for i, new_id in zip(inserts, ids, strict=True)
+        (i.canonical_url, (new_id, None)) for i, new_id in zip(inserts, ids, strict=True)
     )
     clusters = _cluster_ids(conn, inserts, by_canonical)
     references = _article_ids(
@@ -752,16 +787,27 @@ def load_run(conn: Connection, run_key: str) -> LoadOutcome:
         - by_canonical.keys(),
     )
     references.update({url: pair[0] for url, pair in by_canonical.items() if pair[0] is not None})
-    rows = [
-        (new_id, *_article_values(i.article), clusters[i.article.canonical_url],
-         references.get(i.result.duplicate_of or ""), references.get(i.result.secondary_of or ""),
-         i.result.similarity, i.result.relation)
+    # The columns of each page's row besides its content, by page URL.
+    decided: dict[str, tuple[Any, ...]] = {
+        i.page_url: (new_id, clusters[i.canonical_url],
+                     references.get(i.result.duplicate_of or ""),
+                     references.get(i.result.secondary_of or ""), i.result.similarity,
+                     i.result.relation, True)
         for i, new_id in zip(inserts, ids, strict=True)
-    ] + [
-        (i.loaded_id, *_article_values(i.article), i.loaded_cluster, None, None, 1.0, "original")
+    }  # fmt: skip
+    decided.update(
+        (i.page_url, (i.loaded_id, i.loaded_cluster, None, None, 1.0, "original", False))
         for i in updates
-    ]  # fmt: skip
-    _copy_load_rows(conn, rows, inserted=len(inserts))
+    )
+    del staged, claimed
+    _create_load_table(conn)
+    for chunk in _staged_content(conn, run_key, decided.keys()):
+        _copy_load_rows(conn, [(decided[url], article) for url, article, _ in chunk])
+        if on_inserted is not None:
+            new = [(article, result) for url, article, result in chunk if decided[url][-1]]
+            if new:
+                on_inserted(new)
+    conn.execute("ANALYZE load_articles")
     columns = ", ".join(ARTICLE_COLUMNS)
     # Each new row is inserted knowing whether it is its cluster's canonical article:
     # setting the flag afterwards would rewrite every new row and recompute its
@@ -803,7 +849,7 @@ def load_run(conn: Connection, run_key: str) -> LoadOutcome:
         ).rowcount
     _record_clashes(conn, run_key, clashes)
     outcome.clashes = len(clashes)
-    outcome.inserted = [(i.article, i.result) for i in inserts]
+    outcome.inserted = len(inserts)
     refresh_clusters(
         conn, {*clusters.values(), *(i.loaded_cluster for i in updates if i.loaded_cluster)}
     )
@@ -811,10 +857,13 @@ def load_run(conn: Connection, run_key: str) -> LoadOutcome:
 
 
 def _staged_for_load(conn: Connection, run_key: str) -> list[_Staged]:
-    """The run's loadable staged articles in page URL order, with what holds their canonical URL."""
+    """The run's loadable staged decisions in page URL order, with what holds their
+    canonical URL (the articles' texts and the founders' fingerprints left out)."""
     rows = conn.execute(
         """
-        SELECT s.url AS page_url, s.record, s.dedup, coalesce(p.refetch, false) AS refetch,
+        SELECT s.url AS page_url, s.record ->> 'canonical_url' AS canonical_url,
+               s.record ->> 'url' AS article_url, s.record ->> 'feed_name' AS feed_name,
+               s.dedup - 'samples' - 'sketch' AS dedup, coalesce(p.refetch, false) AS refetch,
                a.article_id, a.url AS loaded_url, a.first_run_key, a.cluster_id
         FROM news.staged_articles s
         LEFT JOIN news.raw_pages p ON p.run_key = s.run_key AND p.url = s.url
@@ -823,11 +872,13 @@ def _staged_for_load(conn: Connection, run_key: str) -> list[_Staged]:
         ORDER BY s.url
         """,
         (run_key,),
-    ).fetchall()
+    )
     return [
         _Staged(
             page_url=r["page_url"],
-            article=from_json(Article, r["record"]),
+            canonical_url=r["canonical_url"],
+            article_url=r["article_url"],
+            feed_name=r["feed_name"],
             result=from_json(DedupResult, r["dedup"]),
             refetch=r["refetch"],
             loaded_id=r["article_id"],
@@ -839,13 +890,32 @@ def _staged_for_load(conn: Connection, run_key: str) -> list[_Staged]:
     ]
 
 
+def _staged_content(
+    conn: Connection, run_key: str, pages: Collection[str]
+) -> Iterator[list[tuple[str, Article, DedupResult]]]:
+    """The articles and full decisions of these staged pages, in chunks of LOAD_CHUNK
+    (page URL order), through a server-side cursor of the load's transaction."""
+    with conn.cursor(name="load_content") as cursor:
+        cursor.execute(
+            "SELECT url, record, dedup FROM news.staged_articles WHERE run_key = %s "
+            "AND skipped_reason IS NULL AND dedup IS NOT NULL ORDER BY url",
+            (run_key,),
+        )
+        while rows := cursor.fetchmany(LOAD_CHUNK):
+            yield [
+                (r["url"], from_json(Article, r["record"]), from_json(DedupResult, r["dedup"]))
+                for r in rows
+                if r["url"] in pages  # the pages not refused as clashes
+            ]
+
+
 def _may_update(item: _Staged, run_key: str) -> bool:
     """Whether a staged page may replace the loaded article holding its canonical URL.
 
     Only the same story may: this run's own page again (a rerun), or a page
     its feed says was updated and that was fetched again for that reason.
     """
-    same_story = item.loaded_url == item.article.url or item.page_url == item.article.canonical_url
+    same_story = item.loaded_url == item.article_url or item.page_url == item.canonical_url
     return same_story and (item.loaded_run == run_key or item.refetch)
 
 
@@ -869,7 +939,7 @@ def _cluster_ids(
     of its founder: an article of this load (followed to its own cluster), a
     loaded article, or the article itself (a new story).
     """
-    keys = {i.article.canonical_url: i.result.cluster_key for i in inserts}
+    keys = {i.canonical_url: i.result.cluster_key for i in inserts}
     founders = {url: _founder_key(url, keys) for url in keys}
     loaded = _article_clusters(
         conn,
@@ -932,24 +1002,30 @@ def _article_ids(conn: Connection, canonical_urls: set[str]) -> dict[str, int]:
     return {r["canonical_url"]: int(r["article_id"]) for r in rows}
 
 
-def _copy_load_rows(conn: Connection, rows: Sequence[tuple[Any, ...]], *, inserted: int) -> None:
-    """COPY the rows to load into a temporary table shaped like news.articles' columns.
+_LOAD_COLUMNS = (
+    f"article_id, {', '.join(ARTICLE_COLUMNS)}, cluster_id, duplicate_of, secondary_of, "
+    "similarity, dup_relation"
+)
 
-    The first `inserted` rows are new articles (is_new), the others update loaded ones.
-    """
-    columns = ", ".join(ARTICLE_COLUMNS)
-    load_columns = (
-        f"article_id, {columns}, cluster_id, duplicate_of, secondary_of, similarity, dup_relation"
-    )
+
+def _create_load_table(conn: Connection) -> None:
+    """A temporary table shaped like news.articles' columns, for the rows to load."""
     conn.execute("DROP TABLE IF EXISTS load_articles")
     conn.execute(
-        f"CREATE TEMP TABLE load_articles ON COMMIT DROP AS SELECT {load_columns}, "
+        f"CREATE TEMP TABLE load_articles ON COMMIT DROP AS SELECT {_LOAD_COLUMNS}, "
         "true AS is_new FROM news.articles WITH NO DATA"
     )
-    with conn.cursor().copy(f"COPY load_articles ({load_columns}, is_new) FROM STDIN") as copy:
-        for number, row in enumerate(rows):
-            copy.write_row((*row, number < inserted))
-    conn.execute("ANALYZE load_articles")
+
+
+def _copy_load_rows(conn: Connection, rows: Sequence[tuple[tuple[Any, ...], Article]]) -> None:
+    """COPY rows to load into load_articles.
+
+    Each is (article id, cluster id, duplicate of, secondary of, similarity,
+    relation, is new) with the article.
+    """
+    with conn.cursor().copy(f"COPY load_articles ({_LOAD_COLUMNS}, is_new) FROM STDIN") as copy:
+        for (article_id, *decision, is_new), article in rows:
+            copy.write_row((article_id, *_article_values(article), *decision, is_new))
 
 
 def _record_clashes(

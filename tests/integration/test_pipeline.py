@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from newsingest import cli, pipeline
+from newsingest import cli, pipeline, warehouse
 from newsingest.records import FeedSource
 from newsingest.settings import Settings
 from tests.sites import article_page, rss, serve
@@ -251,3 +251,40 @@ def _registry(tmp_path: Path, *feeds: FeedSource) -> Path:
         lines += [f"  - name: {feed.name}", f'    url: "{feed.url}"']
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def loaded_rows(dsn: str) -> list[tuple[object, ...]]:
+    """What a load leaves, by canonical URL (ids aside, which depend on the order of calls)."""
+    with psycopg.connect(dsn) as conn:
+        articles = conn.execute(
+            "SELECT a.canonical_url, a.url, a.body, a.dup_relation, a.similarity, a.is_canonical, "
+            "f.canonical_url AS founder, d.canonical_url AS duplicate_of "
+            "FROM news.articles a JOIN news.story_clusters c USING (cluster_id) "
+            "JOIN news.articles f ON f.article_id = c.canonical_article_id "
+            "LEFT JOIN news.articles d ON d.article_id = a.duplicate_of ORDER BY 1"
+        ).fetchall()
+        state = conn.execute(
+            "SELECT f.canonical_url, f.size, f.samples, f.sketch, "
+            "(SELECT array_agg(p.shingle ORDER BY p.shingle) FROM news.dedup_postings p "
+            "WHERE p.founder_id = f.founder_id) FROM news.dedup_founders f ORDER BY 1"
+        ).fetchall()
+        lines = conn.execute(
+            "SELECT 'founders', NULL, line_hash, founders FROM news.dedup_lines UNION ALL "
+            "SELECT 'site', site, line_hash, docs FROM news.dedup_site_lines ORDER BY 1, 2, 3"
+        ).fetchall()
+    return [*articles, *state, *lines]
+
+
+def test_a_load_in_chunks_of_one_article_loads_what_one_chunk_does(
+    warehouse_dsn: str,
+    second_warehouse_dsn: str,
+    settings: Settings,
+    demo_registry: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pipeline.run_all(warehouse_dsn, settings, RUN, demo_registry)
+    monkeypatch.setattr(warehouse, "LOAD_CHUNK", 1)
+    pipeline.run_all(second_warehouse_dsn, settings, RUN, demo_registry)
+    whole = loaded_rows(warehouse_dsn)
+    assert len(whole) > 50
+    assert loaded_rows(second_warehouse_dsn) == whole

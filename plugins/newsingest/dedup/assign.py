@@ -519,7 +519,7 @@ def assign(
                 canonical_url=doc.doc_id,
                 cluster_key=doc.doc_id,
                 samples=tuple(samples[doc.doc_id].tolist()),
-                sketch=own.encode(),
+                sketch=own.to_text(),
             )
             number = index.number(
                 Founder(doc.doc_id, doc.doc_id, int(informative.size), doc.published_at, own)

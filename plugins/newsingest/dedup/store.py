@@ -27,6 +27,7 @@ from newsingest.dedup.shingle_table import I64, distinct, run_starts
 from newsingest.warehouse import Connection
 
 LOGGER = logging.getLogger(__name__)
+POSTINGS_BLOCK = 50_000
 
 
 class _Int8Array:
@@ -123,7 +124,7 @@ def add_articles_site_lines(
     conn: Connection, articles: Iterable[tuple[str, Iterable[int]]]
 ) -> None:
     """Count each article (site, line hashes) once for each of its distinct lines, in one
-    statement for the whole load."""
+    statement for a chunk of the load."""
     counts: dict[tuple[str, int], int] = {}
     for site, hashes in articles:
         if site:
@@ -375,8 +376,10 @@ def store_founders(
                                 founder.sketch))  # fmt: skip
         # One COPY at a time on a connection: postings after their founders.
         with cursor.copy("COPY news.dedup_postings (shingle, founder_id) FROM STDIN") as copy:
-            for row in postings:
-                copy.write_row(row)
+            # Blocks of text lines: write_row took about 6 µs a posting, 80 postings a founder.
+            for start in range(0, len(postings), POSTINGS_BLOCK):
+                block = postings[start : start + POSTINGS_BLOCK]
+                copy.write("".join(f"{shingle}\t{founder}\n" for shingle, founder in block))
     return {f.canonical_url for f in todo}
 
 

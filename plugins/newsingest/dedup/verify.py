@@ -17,6 +17,7 @@ phrase or two, but few sentences' ordinary words.
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
 import unicodedata
@@ -129,14 +130,21 @@ class Sketch:
         """encode() as little-endian 16-bit values (what the warehouse stores)."""
         return np.asarray(self.encode(), dtype="<u2").tobytes()
 
+    def to_text(self) -> str:
+        """to_bytes() in base64: how a decision carries it as JSON (a list of numbers
+        would take about 30 bytes a word in memory)."""
+        return base64.b64encode(self.to_bytes()).decode("ascii")
+
 
 EMPTY = Sketch(np.empty(0, np.uint16), np.empty(0, np.uint16), np.empty(0, np.uint16))
 
 
-def decode(values: tuple[int, ...] | bytes | None) -> Sketch:
-    """A sketch from encode() ints or to_bytes() bytes (nothing: the empty sketch)."""
+def decode(values: tuple[int, ...] | bytes | str | None) -> Sketch:
+    """A sketch from encode() ints, to_bytes() bytes or to_text() (nothing: the empty sketch)."""
     if not values:
         return EMPTY
+    if isinstance(values, str):
+        values = base64.b64decode(values)
     array = (
         np.frombuffer(values, dtype="<u2").astype(np.uint16)
         if isinstance(values, bytes)

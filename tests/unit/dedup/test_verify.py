@@ -74,6 +74,9 @@ def test_sketch_leaves_quotes_and_short_words_out() -> None:
     assert found.lengths.tolist() == [4]  # dockworkers returned quays saturday
     assert decode(found.encode()) == found
     assert decode(found.to_bytes()) == found
+    # As a decision carries it in JSON; a list of ints (decisions staged before) still reads.
+    assert decode(found.to_text()) == found
+    assert decode(list(found.encode())) == found
 
 
 def test_a_truncated_lead_with_junk_is_linked() -> None:

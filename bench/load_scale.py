@@ -41,6 +41,7 @@ from pipeline import (
     TICK,
     PeakMemory,
     ServerCPU,
+    _stat,
     fresh_database,
     plan_day,
     site,
@@ -114,12 +115,8 @@ def _statement_timer() -> collections.defaultdict[str, list[float]]:
     stats: collections.defaultdict[str, list[float]] = collections.defaultdict(lambda: [0, 0, 0])
 
     def backend_cpu(conn: Any) -> float:
-        try:
-            text = Path(f"/proc/{conn.info.backend_pid}/stat").read_text()
-        except OSError:
-            return 0.0
-        fields = text[text.rindex(")") + 2 :].split()
-        return (int(fields[11]) + int(fields[12])) / TICK
+        fields = _stat(conn.info.backend_pid)
+        return (int(fields[11]) + int(fields[12])) / TICK if fields else 0.0
 
     def wrap(name: str) -> None:
         original = getattr(psycopg.Cursor, name)

@@ -450,35 +450,41 @@ def _dedup_doc(article: Article) -> DedupDoc:
 
 def _deduplicate(dsn: str, settings: Settings, run: RunInfo) -> dict[str, int]:
     """The deduplicate stage (see deduplicate)."""
-    with warehouse.connect(dsn) as conn:
+    # A second connection streams the staged texts, reads them again a chunk at a time
+    # and copies each chunk's decisions while the first one's thread looks up the
+    # clustering's state: a large day's texts and decisions are never held together.
+    with warehouse.connect(dsn) as conn, warehouse.connect(dsn) as writer:
         warehouse.lock_stage(conn, run.run_key, "deduplicate")
-        staged = warehouse.staged_dedup_docs(conn, run.run_key)
-        existing = warehouse.existing_urls(conn, [doc.doc_id for _, doc in staged])
+        pages: dict[str, list[str]] = {}
+        for url, doc_id in warehouse.staged_canonical_urls(writer, run.run_key):
+            pages.setdefault(doc_id, []).append(url)
+        existing = warehouse.existing_urls(conn, sorted(pages))
         # The first page (in URL order) of a canonical URL is the one the load keeps.
-        first: dict[str, DedupDoc] = {}
-        for _, doc in staged:
-            if doc.doc_id not in existing:
-                first.setdefault(doc.doc_id, doc)
-        fresh = list(first.values())
-        del first
-        results = batch.cluster_batch(conn, fresh, settings)
-        by_canonical = {r.canonical_url: r for r in results}
-        warehouse.save_dedup(
+        first = {doc_id: urls[0] for doc_id, urls in pages.items() if doc_id not in existing}
+        warehouse.begin_decisions(writer)
+        decided = copies = 0
+        for results in batch.clustered(
             conn,
-            run.run_key,
-            [(url, by_canonical[doc.doc_id]) for url, doc in staged if doc.doc_id in by_canonical],
-        )
+            warehouse.staged_dedup_docs(writer, run.run_key, first.values()),
+            settings,
+            bodies=partial(warehouse.staged_bodies, writer, run.run_key, first),
+        ):
+            warehouse.add_decisions(
+                writer, ((url, r) for r in results for url in pages[r.canonical_url])
+            )
+            copies += sum(1 for r in results if r.relation != "original")
+            decided += len(results)
+        warehouse.apply_decisions(writer, run.run_key)
         # A loaded article keeps its decision (the load never changes one): a page of it
         # that already has a staged decision keeps it too; one staged anew gets a mark.
         warehouse.save_dedup(
-            conn,
+            writer,
             run.run_key,
-            [(url, DedupResult(canonical_url=doc.doc_id, cluster_key=doc.doc_id))
-             for url, doc in staged if doc.doc_id not in by_canonical],
+            [(url, DedupResult(canonical_url=doc_id, cluster_key=doc_id))
+             for doc_id in existing for url in pages[doc_id]],
             undecided_only=True,
         )  # fmt: skip
-    copies = sum(1 for r in results if r.relation != "original")
-    return {"new": len(results) - copies, "duplicates": copies, "known": len(existing)}
+    return {"new": decided - copies, "duplicates": copies, "known": len(existing)}
 
 
 def _load(dsn: str, settings: Settings, run: RunInfo) -> dict[str, int]:
@@ -501,7 +507,8 @@ def _index_new(
     )
     stored = store.store_founders(
         conn,
-        [store.NewFounder(doc.doc_id, doc.published_at, result.samples,
+        [store.NewFounder(doc.doc_id, doc.published_at,
+                          fingerprints.keys_from_text(result.samples).tolist(),
                           verify.decode(result.sketch).to_bytes())
          for doc, result in docs if result.relation == "original"],
         algorithm=fingerprints.ALGORITHM,

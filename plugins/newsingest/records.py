@@ -167,7 +167,7 @@ class DedupResult:
     similarity: float = 1.0
     relation: str = "original"  # original, exact, near, stitched
     secondary_of: str | None = None  # the second story of a stitched page
-    samples: tuple[int, ...] = ()
+    samples: str = ""  # founders: dedup.fingerprints.keys_to_text()
     sketch: str = ""  # founders: dedup.verify.Sketch.to_text()
 
 
@@ -258,7 +258,7 @@ def _load(hint: Any, value: Any) -> Any:
     if hint is datetime:
         return datetime.fromisoformat(value)
     if origin is tuple:
-        # JSON already holds scalars as they are; a founder's samples run to hundreds.
+        # JSON already holds scalars as they are: no call per item.
         scalar = args[0] in (int, float, str)
         return tuple(value) if scalar else tuple(_load(args[0], v) for v in value)
     if dataclasses.is_dataclass(hint) and isinstance(hint, type):

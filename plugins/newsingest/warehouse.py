@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import logging
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -591,31 +591,61 @@ def stage_articles(conn: Connection, run_key: str, articles: Iterable[tuple[str,
     )  # fmt: skip
 
 
-def staged_dedup_docs(conn: Connection, run_key: str) -> list[tuple[str, DedupDoc]]:
-    """Loadable (not skipped) articles extracted by a run, as (page URL, what near-duplicate
-    search needs of the article) pairs in page URL order.
-
-    Only those fields are read: the whole records of a large day would not fit in a
-    task's memory.
-    """
+def staged_canonical_urls(conn: Connection, run_key: str) -> list[tuple[str, str]]:
+    """(page URL, canonical URL) of a run's loadable (not skipped) articles, in page URL order."""
     rows = conn.execute(
-        """
-        SELECT url, record ->> 'canonical_url' AS canonical_url, record ->> 'body' AS body,
-               record ->> 'published_at' AS published_at, record ->> 'content_hash' AS digest,
-               record ->> 'outlet' AS outlet, record ->> 'site_name' AS site_name
-        FROM news.staged_articles WHERE run_key = %s AND skipped_reason IS NULL ORDER BY url
-        """,
+        "SELECT url, record ->> 'canonical_url' AS canonical_url FROM news.staged_articles "
+        "WHERE run_key = %s AND skipped_reason IS NULL ORDER BY url",
         (run_key,),
     )
-    return [
-        (r["url"], DedupDoc(
-            doc_id=r["canonical_url"], text=r["body"] or "",
-            published_at=datetime.fromisoformat(r["published_at"]) if r["published_at"] else None,
-            site=dedup_site(r["outlet"] or "", r["site_name"] or ""),
-            content_hash=r["digest"] or "",
-        ))
-        for r in rows
-    ]  # fmt: skip
+    return [(r["url"], r["canonical_url"]) for r in rows]
+
+
+def staged_dedup_docs(conn: Connection, run_key: str, pages: Collection[str]) -> Iterator[DedupDoc]:
+    """What near-duplicate search needs of these staged pages' articles, streamed through
+    a server-side cursor of conn's transaction (close it before conn runs anything else).
+
+    Only those fields are read: the whole records of a large day would not fit in a
+    task's memory, nor would a large day's texts read at once.
+    """
+    with conn.cursor(name="dedup_docs") as cursor:
+        cursor.execute(
+            """
+            SELECT record ->> 'canonical_url' AS canonical_url, record ->> 'body' AS body,
+                   record ->> 'published_at' AS published_at, record ->> 'content_hash' AS digest,
+                   record ->> 'outlet' AS outlet, record ->> 'site_name' AS site_name
+            FROM news.staged_articles WHERE run_key = %s AND url = ANY(%s) ORDER BY url
+            """,
+            (run_key, list(pages)),
+        )
+        while rows := cursor.fetchmany(LOAD_CHUNK):
+            for r in rows:
+                yield DedupDoc(
+                    doc_id=r["canonical_url"], text=r["body"] or "",
+                    published_at=(datetime.fromisoformat(r["published_at"])
+                                  if r["published_at"] else None),
+                    site=dedup_site(r["outlet"] or "", r["site_name"] or ""),
+                    content_hash=r["digest"] or "",
+                )  # fmt: skip
+
+
+def staged_bodies(
+    conn: Connection, run_key: str, pages: Mapping[str, str], doc_ids: Sequence[str]
+) -> dict[str, str]:
+    """The article texts of staged pages, by canonical URL.
+
+    Args:
+        conn: a connection no other thread uses.
+        run_key: the run.
+        pages: the page URL staged for each canonical URL.
+        doc_ids: the canonical URLs wanted.
+    """
+    rows = conn.execute(
+        "SELECT record ->> 'canonical_url' AS canonical_url, record ->> 'body' AS body "
+        "FROM news.staged_articles WHERE run_key = %s AND url = ANY(%s)",
+        (run_key, [pages[doc_id] for doc_id in doc_ids]),
+    )
+    return {r["canonical_url"]: r["body"] or "" for r in rows}
 
 
 # -- deduplication state ---------------------------------------------------
@@ -646,7 +676,7 @@ def known_hashes(conn: Connection, hashes: Sequence[str]) -> dict[str, tuple[str
 def save_dedup(
     conn: Connection,
     run_key: str,
-    results: Sequence[tuple[str, DedupResult]],
+    results: Iterable[tuple[str, DedupResult]],
     *,
     undecided_only: bool = False,
 ) -> None:
@@ -658,12 +688,34 @@ def save_dedup(
         results: (page URL, decision) pairs.
         undecided_only: leave a page that already has a decision as it is.
     """
-    # COPY and one UPDATE: an UPDATE per page cost about 0.3 ms of the server's time each.
+    begin_decisions(conn)
+    add_decisions(conn, results)
+    apply_decisions(conn, run_key, undecided_only=undecided_only)
+
+
+def begin_decisions(conn: Connection) -> None:
+    """Open the transaction's table of decisions that add_decisions fills (dropped at commit)."""
     conn.execute("DROP TABLE IF EXISTS dedup_decisions")
     conn.execute("CREATE TEMP TABLE dedup_decisions (url text, dedup jsonb) ON COMMIT DROP")
+
+
+def add_decisions(conn: Connection, results: Iterable[tuple[str, DedupResult]]) -> None:
+    """COPY (page url, decision) pairs into the decisions table (a chunk at a time: a large
+    day's decisions need not be held together)."""
     with conn.cursor().copy("COPY dedup_decisions (url, dedup) FROM STDIN") as copy:
         for url, result in results:
             copy.write_row((url, Jsonb(to_json(result))))
+
+
+def apply_decisions(conn: Connection, run_key: str, *, undecided_only: bool = False) -> None:
+    """Attach the decisions copied so far to the run's staged pages, in one UPDATE.
+
+    Args:
+        conn: the connection that copied them.
+        run_key: the run.
+        undecided_only: leave a page that already has a decision as it is.
+    """
+    # COPY and one UPDATE: an UPDATE per page cost about 0.3 ms of the server's time each.
     condition = " AND s.dedup IS NULL" if undecided_only else ""
     conn.execute(
         "UPDATE news.staged_articles s SET dedup = d.dedup FROM dedup_decisions d "

@@ -117,16 +117,26 @@ class Index:
         return found
 
 
-def processing_order(docs: Iterable[DedupDoc]) -> list[DedupDoc]:
+def processing_order(
+    docs: Iterable[DedupDoc], lengths: Mapping[str, int] | None = None
+) -> list[DedupDoc]:
     """Earliest published first, then by id; undated ones last, longest first.
 
     Input order never matters. Among undated documents (a text-only batch),
     the fullest text founds its story: a truncated or partial copy then
     finds its sentences in the founder.
+
+    Args:
+        docs: the documents.
+        lengths: their texts' lengths by doc id, when the documents no longer hold them.
     """
+
+    def length(doc: DedupDoc) -> int:
+        return len(doc.text) if lengths is None else lengths[doc.doc_id]
+
     return sorted(
         docs,
-        key=lambda d: (d.published_at or _LATEST, 0 if d.published_at else -len(d.text), d.doc_id),
+        key=lambda d: (d.published_at or _LATEST, 0 if d.published_at else -length(d), d.doc_id),
     )
 
 
@@ -154,12 +164,12 @@ def line_hashes(text: str) -> list[int]:
     return hashes
 
 
-def batch_line_hashes(docs: Iterable[DedupDoc]) -> dict[str, list[int]]:
+def batch_line_hashes(docs: Iterable[DedupDoc]) -> dict[str, Sequence[int]]:
     """line_hashes of each document."""
     return {doc.doc_id: line_hashes(doc.text) for doc in docs}
 
 
-def site_line_keys(doc: DedupDoc, hashes: list[int] | None = None) -> set[tuple[str, int]]:
+def site_line_keys(doc: DedupDoc, hashes: Sequence[int] | None = None) -> set[tuple[str, int]]:
     """The distinct (site, line hash) pairs of a document's non-blank lines (none without a site).
 
     Args:
@@ -174,7 +184,7 @@ def site_line_keys(doc: DedupDoc, hashes: list[int] | None = None) -> set[tuple[
 
 
 def count_batch_lines(
-    docs: Iterable[DedupDoc], index: Index, hashes: dict[str, list[int]]
+    docs: Iterable[DedupDoc], index: Index, hashes: Mapping[str, Sequence[int]]
 ) -> set[tuple[str, int]]:
     """Add the batch's own documents to the per-site line counts.
 
@@ -239,7 +249,7 @@ def unread_founders(
     known = present(flat, table.keys)
     rows, owner = table.rows(flat[known]), owner[known]
     keep = (table.df[rows] < index.df_cap) & (table.posted[rows] > 0)
-    posted = table.founders[rows[keep]]
+    posted = table.founders_of(rows[keep])
     hit = posted >= 0
     # (document, founder) pairs as one int64 each, counted by sorting.
     pairs = np.repeat(owner[keep], hit.sum(axis=1)) * len(index.numbered) + posted[hit]
@@ -271,7 +281,7 @@ def admit(index: Index, founder_ids: I64, founders: Mapping[int, StoredFounder])
 
 
 def strip_boilerplate(
-    doc: DedupDoc, index: Index, settings: Settings, hashes: list[int] | None = None
+    doc: DedupDoc, index: Index, settings: Settings, hashes: Sequence[int] | None = None
 ) -> str:
     """Drop boilerplate lines: those of the index's site-free set, those its site repeats.
 
@@ -322,7 +332,7 @@ def _candidates(
         index: founders and postings.
         settings: candidate thresholds and window.
     """
-    posted = index.table.founders[informative]
+    posted = index.table.founders_of(informative)
     hits = np.sort(posted[posted >= 0])
     needed = min_shared(keys, settings)
     if hits.size < needed:
@@ -426,7 +436,7 @@ def fingerprint(
     docs: Iterable[DedupDoc],
     index: Index,
     settings: Settings,
-    hashes: dict[str, list[int]],
+    hashes: Mapping[str, Sequence[int]],
 ) -> dict[str, I64]:
     """Fingerprint and sketch documents, each stripped of boilerplate.
 
@@ -484,7 +494,16 @@ def assign(
     Returns:
         One result per document, in processing order.
     """
-    ordered = processing_order(docs)
+    return assign_in_order(processing_order(docs), samples, index, settings)
+
+
+def assign_in_order(
+    ordered: Sequence[DedupDoc],
+    samples: Mapping[str, I64],
+    index: Index,
+    settings: Settings,
+) -> list[DedupResult]:
+    """assign() on documents already in processing order (they need not hold their texts)."""
     if not ordered:
         return []
     table = index.table
@@ -518,7 +537,7 @@ def assign(
             result = DedupResult(
                 canonical_url=doc.doc_id,
                 cluster_key=doc.doc_id,
-                samples=tuple(samples[doc.doc_id].tolist()),
+                samples=fingerprints.keys_to_text(samples[doc.doc_id]),
                 sketch=own.to_text(),
             )
             number = index.number(

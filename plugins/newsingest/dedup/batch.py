@@ -10,7 +10,9 @@ the few founders, with their verification sketches, that one of its
 documents shares enough keys with (read ahead of the queue: its assignment
 waits for them). The decisions do not depend on the chunk size: each shingle's
 stored state is read once, before the first document holding it is
-assigned (tested).
+assigned (tested). The texts are held a chunk at a time: the batch is read
+once to hash its lines, then each chunk's texts are read again to be
+fingerprinted, so that a large day's texts never sit in memory together.
 """
 
 from __future__ import annotations
@@ -19,22 +21,24 @@ import itertools
 import logging
 import queue
 import threading
+from array import array
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent import futures
 from concurrent.futures import Future
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 import numpy as np
 
 from newsingest import warehouse
 from newsingest.dedup import assign, boilerplate, fingerprints, store, verify
 from newsingest.dedup.assign import StoredFounder, StoredState
-from newsingest.dedup.shingle_table import I64, absent, distinct
+from newsingest.dedup.boilerplate import Bodies
+from newsingest.dedup.shingle_table import I64, absent, distinct, run_starts
 from newsingest.records import DedupDoc, DedupResult
 from newsingest.settings import Settings
 
@@ -54,6 +58,8 @@ CHUNK = 1000
 CHUNK_MAX = 2000
 
 Timer = Callable[[str], AbstractContextManager[None]]
+# A document's line hashes (4 bytes each: a list of Python ints took 40).
+Lines: TypeAlias = "array[int]"
 T = TypeVar("T")
 
 
@@ -99,6 +105,11 @@ def reindex_stale(conn: warehouse.Connection, settings: Settings, since: datetim
             sketch=verify.sketch(text).to_bytes(),
         )
     store.add_founder_lines(conn, (hashes[doc.doc_id] for doc in docs))
+
+
+def _kept(texts: Mapping[str, str], doc_ids: Sequence[str]) -> dict[str, str]:
+    """Bodies read from texts kept in memory."""
+    return {doc_id: texts[doc_id] for doc_id in doc_ids}
 
 
 def _untimed(phase: str) -> AbstractContextManager[None]:
@@ -158,6 +169,57 @@ class _LookupThread:
         self._thread.join()
 
 
+@dataclass(frozen=True, slots=True)
+class _SiteLines:
+    """The batch's (site, line hash) pairs as codes (site number << 32 | line hash): how
+    many of its documents hold each, and the pairs first met in each chunk."""
+
+    sites: list[str]
+    codes: I64  # sorted, distinct
+    held: I64  # documents of the batch holding each pair
+    first_met: list[I64]  # per chunk, the pairs met in no earlier chunk
+
+    @classmethod
+    def count(cls, chunks: list[list[DedupDoc]], hashes: Mapping[str, Lines]) -> _SiteLines:
+        """Count the pairs of the chunks' documents (each document's distinct pairs)."""
+        numbers: dict[str, int] = {}
+        parts, chunk_of = [np.empty(0, np.int64)], [np.empty(0, np.int64)]
+        for number, docs in enumerate(chunks):
+            for doc in docs:
+                if not doc.site:
+                    continue
+                site = numbers.setdefault(doc.site, len(numbers))
+                found = np.asarray(hashes[doc.doc_id], np.int64)
+                parts.append((site << 32) | distinct(found[found != assign.BLANK]))
+                chunk_of.append(np.full(parts[-1].size, number, np.int64))
+        every, chunk = np.concatenate(parts), np.concatenate(chunk_of)
+        # Stable: each pair's first occurrence is in its earliest chunk.
+        order = np.argsort(every, kind="stable")
+        every, chunk = every[order], chunk[order]
+        starts = np.flatnonzero(run_starts(every))
+        codes, first = every[starts], chunk[starts]
+        by_chunk = np.argsort(first, kind="stable")
+        ends = np.searchsorted(first[by_chunk], np.arange(1, len(chunks)))
+        return cls(
+            sites=list(numbers),
+            codes=codes,
+            held=np.diff(starts, append=every.size),
+            first_met=np.split(codes[by_chunk], ends),
+        )
+
+    def boilerplate(
+        self, conn: warehouse.Connection, chunk: int, limit: int
+    ) -> dict[tuple[str, int], int]:
+        """Read the stored counts of the pairs first met in a chunk: those that reach limit
+        with the batch's own, with their counts (strip_boilerplate strips no other)."""
+        wanted = self.first_met[chunk]
+        pairs = [(self.sites[code >> 32], code & 0xFFFFFFFF) for code in wanted.tolist()]
+        stored = store.site_line_counts(conn, pairs)
+        totals = self.held[np.searchsorted(self.codes, wanted)]
+        totals += np.fromiter((stored.get(pair, 0) for pair in pairs), np.int64, len(pairs))
+        return {pairs[at]: int(totals[at]) for at in np.flatnonzero(totals >= limit).tolist()}
+
+
 @dataclass(slots=True)
 class _Chunk:
     """Documents going through together, with their samples and pending lookups."""
@@ -185,13 +247,18 @@ class _Run:
     settings: Settings
     timer: Timer
     read: Callable[[I64], dict[int, StoredFounder]]
+    bodies: Bodies
     looking_up: deque[_Chunk] = field(default_factory=deque)
     reading: deque[_Chunk] = field(default_factory=deque)
-    results: list[DedupResult] = field(default_factory=list)
+    results: deque[list[DedupResult]] = field(default_factory=deque)
 
-    def run(self, chunks: list[list[DedupDoc]]) -> list[DedupResult]:
-        """Cluster the chunks; one result per document, in chunk order."""
-        hashes, line_counts = self._count_lines(chunks)
+    def run(
+        self, chunks: list[list[DedupDoc]], hashes: dict[str, Lines]
+    ) -> Iterator[list[DedupResult]]:
+        """Cluster the chunks (documents without their texts), yielding each chunk's
+        results once it is assigned. Each chunk's line hashes are let go once it is
+        fingerprinted."""
+        line_counts = self._count_lines(chunks, hashes)
         batch = [doc for docs in chunks for doc in docs]
         # Site-free boilerplate is decided on the whole batch and the stored
         # founders' lines at once, before any document is fingerprinted.
@@ -201,14 +268,21 @@ class _Run:
             founders = stored.result()
         with self.timer("boilerplate"):
             self.index.boilerplate = boilerplate.batch_boilerplate(
-                batch, hashes, founders, self.settings.dedup_boilerplate_contexts
+                batch, hashes, founders, self.settings.dedup_boilerplate_contexts, self.bodies
             )
+        del batch, lines, founders
         table = self.index.table
         for docs, counts in zip(chunks, line_counts, strict=True):
             with self.timer("wait_line_counts"):
                 self.index.site_lines.update(counts.result())
+            with self.timer("read_texts"):
+                texts = self.bodies([d.doc_id for d in docs])
             with self.timer("fingerprint"):
-                samples = assign.fingerprint(docs, self.index, self.settings, hashes)
+                full = [replace(d, text=texts[d.doc_id]) for d in docs]
+                samples = assign.fingerprint(full, self.index, self.settings, hashes)
+                del full, texts
+                for doc in docs:
+                    del hashes[doc.doc_id]
                 chunk_shingles = distinct(np.concatenate([table.keys[:0], *samples.values()]))
                 # The table holds every shingle looked up so far: the new ones are looked up
                 # and get their rows now (growing the table at every step would copy it each time).
@@ -218,27 +292,32 @@ class _Run:
                              df_cap=self.settings.dedup_df_cap)  # fmt: skip
             self.looking_up.append(_Chunk(docs, samples, self.db.submit(lookup)))
             self._advance(wait=False)
+            yield from self._decided()
         self._advance(wait=True)
-        return self.results
+        yield from self._decided()
+
+    def _decided(self) -> Iterator[list[DedupResult]]:
+        """The results assigned since the last call, one list per chunk."""
+        while self.results:
+            yield self.results.popleft()
 
     def _count_lines(
-        self, chunks: list[list[DedupDoc]]
-    ) -> tuple[dict[str, list[int]], list[Future[dict[tuple[str, int], int]]]]:
-        """Hash and count every chunk's lines, asking for each one's stored counts at once.
+        self, chunks: list[list[DedupDoc]], hashes: dict[str, Lines]
+    ) -> list[Future[dict[tuple[str, int], int]]]:
+        """Count the batch's (site, line) pairs, asking for each chunk's new ones' stored
+        counts at once: each lookup gives the pairs that are boilerplate, with their counts.
 
-        A (site, line) pair already asked for is not asked again (counts add up).
+        A pair already asked for is not asked again (counts add up). Counted as int64
+        codes, site number and line hash: a Counter of every pair of a large day took
+        more memory than its founders' fingerprints.
         """
-        hashes: dict[str, list[int]] = {}
-        asked: set[tuple[str, int]] = set()
-        line_counts = []
-        for docs in chunks:
-            with self.timer("line_hashes"):
-                hashes.update(assign.batch_line_hashes(docs))
-                keys = assign.count_batch_lines(docs, self.index, hashes) - asked
-                asked |= keys
-            lookup = partial(store.site_line_counts, self.conn, keys)
-            line_counts.append(self.db.submit(lookup))
-        return hashes, line_counts
+        with self.timer("line_counts"):
+            lines = _SiteLines.count(chunks, hashes)
+        limit = self.settings.dedup_boilerplate_docs
+        return [
+            self.db.submit(partial(lines.boilerplate, self.conn, number, limit))
+            for number in range(len(chunks))
+        ]
 
     def _advance(self, *, wait: bool) -> None:
         """Take every step that is ready; with wait, wait for them until all chunks are assigned."""
@@ -272,17 +351,55 @@ class _Run:
     def _assign(self, chunk: _Chunk) -> None:
         assign.admit(self.index, chunk.wanted, chunk.founders.result())
         with self.timer("assign"):
-            self.results.extend(assign.assign(chunk.docs, chunk.samples, self.index, self.settings))
+            self.results.append(
+                assign.assign_in_order(chunk.docs, chunk.samples, self.index, self.settings)
+            )
+        # Founders keep their sketches in the index; the copies' are no longer needed.
+        for doc in chunk.docs:
+            del self.index.sketches[doc.doc_id]
+
+
+def _hashed(
+    fresh: Iterable[DedupDoc], keep: bool
+) -> tuple[list[DedupDoc], dict[str, Lines], dict[str, int], dict[str, str]]:
+    """Read the batch once: each document without its text, its line hashes, its
+    text's length, and (keep) its text."""
+    docs, hashes, lengths, texts = [], {}, {}, {}
+    for doc in fresh:
+        hashes[doc.doc_id] = array("I", assign.line_hashes(doc.text))
+        lengths[doc.doc_id] = len(doc.text)
+        if keep:
+            texts[doc.doc_id] = doc.text
+        docs.append(replace(doc, text=""))
+    return docs, hashes, lengths, texts
 
 
 def cluster_batch(
     conn: warehouse.Connection,
-    fresh: Sequence[DedupDoc],
+    fresh: Iterable[DedupDoc],
     settings: Settings,
     *,
+    bodies: Bodies | None = None,
     timer: Timer = _untimed,
     chunk: int = CHUNK,
 ) -> list[DedupResult]:
+    """clustered() as one list: one result per document, in processing order."""
+    return [
+        result
+        for results in clustered(conn, fresh, settings, bodies=bodies, timer=timer, chunk=chunk)
+        for result in results
+    ]
+
+
+def clustered(
+    conn: warehouse.Connection,
+    fresh: Iterable[DedupDoc],
+    settings: Settings,
+    *,
+    bodies: Bodies | None = None,
+    timer: Timer = _untimed,
+    chunk: int = CHUNK,
+) -> Iterator[list[DedupResult]]:
     """Cluster new documents against the near-duplicate state in the warehouse.
 
     Reads only the state the batch needs: site-line counts of its lines,
@@ -291,15 +408,23 @@ def cluster_batch(
 
     Args:
         conn: open warehouse connection (used by one thread at a time).
-        fresh: documents not yet in the warehouse, one per canonical URL.
+        fresh: documents not yet in the warehouse, one per canonical URL: read once,
+            before any lookup (it may stream from another connection).
         settings: thresholds and window.
+        bodies: reads the texts of documents by doc id, a chunk at a time (not on
+            conn); None: the texts read from fresh are kept in memory.
         timer: wraps each phase; bench/dedup_throughput.py times them with it.
         chunk: documents in the first lookup (the results do not depend on it).
 
-    Returns:
-        One result per document, in processing order.
+    Yields:
+        The results of each chunk once it is assigned (one per document, in processing
+        order): a caller that stores them as they come holds none of a large day's.
     """
-    dates = [d.published_at for d in fresh if d.published_at]
+    with timer("line_hashes"):
+        docs, hashes, lengths, texts = _hashed(fresh, keep=bodies is None)
+    if bodies is None:
+        bodies = partial(_kept, texts)
+    dates = [d.published_at for d in docs if d.published_at]
     window = timedelta(days=settings.dedup_window_days)
     since = min(dates) - window if dates else None
     until = max(dates) + window if dates else None
@@ -307,13 +432,16 @@ def cluster_batch(
         reindex_stale(conn, settings, since)
     index = assign.Index(df_cap=settings.dedup_df_cap)
     with timer("known_hashes"):
-        index.hashes.update(warehouse.known_hashes(conn, sorted({d.content_hash for d in fresh})))
-    ordered = assign.processing_order(fresh)
+        index.hashes.update(warehouse.known_hashes(conn, sorted({d.content_hash for d in docs})))
+    ordered = assign.processing_order(docs, lengths)
+    del docs, lengths
     read = partial(store.stored_founders, conn, algorithm=fingerprints.ALGORITHM,
                    since=since, until=until)  # fmt: skip
     db = _LookupThread()
     try:
-        return _Run(conn, db, index, settings, timer, read).run(_chunks(ordered, chunk))
+        yield from _Run(conn, db, index, settings, timer, read, bodies).run(
+            _chunks(ordered, chunk), hashes
+        )
     finally:
         # On an error, queued lookups are dropped and the running one finishes
         # before the connection is given back.

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 import re
 import threading
 import unicodedata
 import zlib
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -233,3 +235,16 @@ def keys(text: str) -> I64:
 def sample(text: str) -> frozenset[int]:
     """sample_array as a set of Python ints."""
     return frozenset(sample_array(text).tolist())
+
+
+def keys_to_text(found: I64) -> str:
+    """keys() as base64 of little-endian int64: how a decision carries a founder's keys
+    (a tuple of Python ints takes about 40 bytes a key, this 11)."""
+    return base64.b64encode(np.asarray(found, dtype="<i8").tobytes()).decode("ascii")
+
+
+def keys_from_text(carried: str | Sequence[int]) -> I64:
+    """Keys from keys_to_text(), or from a list of ints (decisions staged before it)."""
+    if isinstance(carried, str):
+        return np.frombuffer(base64.b64decode(carried), dtype="<i8").astype(np.int64)
+    return np.asarray(carried, dtype=np.int64)

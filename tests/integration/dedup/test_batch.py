@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from newsingest import warehouse
-from newsingest.dedup import assign, batch, fingerprints, store, verify
+from newsingest.dedup import assign, batch, boilerplate, fingerprints, store, verify
 from newsingest.dedup.fingerprints import content_hash
 from newsingest.records import DedupDoc, DedupResult
 from newsingest.settings import Settings
@@ -110,6 +110,29 @@ def test_results_do_not_depend_on_the_chunk_size(seeded: tuple[str, list[DedupDo
     # The stored footer count is read once however the batch is cut: stripped
     # alike, so the fingerprints of founders are the same too.
     assert [r.samples for r in cluster(dsn, list(reversed(docs)), 3)] == [r.samples for r in whole]
+
+
+def test_texts_read_again_a_chunk_at_a_time_give_the_same_decisions(
+    seeded: tuple[str, list[DedupDoc]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch is read once (a generator here) and its texts are then read back in
+    blocks no larger than a chunk: the decisions are those of the texts held in memory."""
+    dsn, docs = seeded
+    whole = cluster(dsn, docs, len(docs))
+    texts = {d.doc_id: d.text for d in docs}
+    asked: list[list[str]] = []
+
+    def bodies(doc_ids: list[str]) -> dict[str, str]:
+        asked.append(list(doc_ids))
+        return {doc_id: texts[doc_id] for doc_id in doc_ids}
+
+    monkeypatch.setattr(boilerplate, "READ_BLOCK", 4)
+    with warehouse.connect(dsn) as conn:
+        streamed = batch.cluster_batch(conn, iter(docs), SETTINGS, bodies=bodies, chunk=4)
+    assert streamed == whole
+    # Chunks of 4, 8, then the remaining 14 documents.
+    assert max(len(block) for block in asked) == len(docs) - 12
+    assert {doc_id for block in asked for doc_id in block} == set(texts)
 
 
 @pytest.mark.parametrize("lookup", ["site_line_counts", "seed_index", "stored_founders"])

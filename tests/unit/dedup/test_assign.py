@@ -24,7 +24,7 @@ from newsingest.dedup.assign import (
     seed,
     unread_founders,
 )
-from newsingest.dedup.fingerprints import content_hash
+from newsingest.dedup.fingerprints import content_hash, keys_from_text
 from newsingest.dedup.shingle_table import I64
 from newsingest.dedup.verify import Sketch, decode
 from newsingest.records import DedupDoc
@@ -142,9 +142,9 @@ def test_input_order_does_not_matter() -> None:
     assert forward == backward
 
 
-def stored_state(samples: tuple[int, ...] | list[int], founder_id: int) -> StoredState:
+def stored_state(samples: I64 | list[int], founder_id: int) -> StoredState:
     """Stored state of one founder holding these samples (each in it alone)."""
-    shingles = np.array(sorted(samples), dtype=np.int64)
+    shingles = np.sort(np.asarray(samples, dtype=np.int64))
     return StoredState(
         shingles=shingles,
         counts=np.ones(shingles.size, dtype=np.int64),
@@ -168,12 +168,11 @@ def rewrite_of_a_stored_founder() -> Rewrite:
     wire = story()
     (founder,) = deduplicate([doc("stored", wire, day=20)], Index(SETTINGS.dedup_df_cap), SETTINGS)
     index = Index(df_cap=SETTINGS.dedup_df_cap)
-    seed(index, stored_state(founder.samples, 42))
+    samples = keys_from_text(founder.samples)
+    seed(index, stored_state(samples, 42))
     new = doc("new", spin(wire, 0.1))
     sketch = decode(founder.sketch)
-    return Rewrite(
-        len(founder.samples), index, new, fingerprint_batch([new], index, SETTINGS), sketch
-    )
+    return Rewrite(samples.size, index, new, fingerprint_batch([new], index, SETTINGS), sketch)
 
 
 def test_seeded_history_is_matched() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -76,6 +77,11 @@ def test_ui_loads_the_demo_day_and_ctrl_c_stops_everything(
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+            # standalone runs in a session of its own: a failed stop must not leave it running.
+            for pid, group in ui.session_processes(standalone_sid) if standalone_sid else []:
+                for kill, target in ((os.kill, pid), (os.killpg, group)):
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        kill(target, signal.SIGKILL)
     printed = out.read_text()
     assert "stopped: airflow standalone, the demo site" in printed, printed
     assert ui.session_processes(process.pid) == []

@@ -170,16 +170,21 @@ def _password(password_file: Path) -> str:
 
 @contextlib.contextmanager
 def _sigterm_stops() -> Iterator[None]:
-    """Turn SIGTERM into KeyboardInterrupt, so `kill` stops everything as Ctrl-C does."""
+    """Turn SIGTERM and SIGINT into KeyboardInterrupt, so `kill` stops everything as Ctrl-C does.
+
+    SIGINT too: a process started with SIGINT ignored (a background job of a
+    script, `nohup`) inherits that, and Python then leaves it ignored.
+    """
 
     def handler(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, action in previous.items():
+            signal.signal(sig, action)
 
 
 class _Api:

@@ -258,12 +258,13 @@ class _Run:
         """Cluster the chunks (documents without their texts), yielding each chunk's
         results once it is assigned. Each chunk's line hashes are let go once it is
         fingerprinted."""
-        line_counts = self._count_lines(chunks, hashes)
         batch = [doc for docs in chunks for doc in docs]
         # Site-free boilerplate is decided on the whole batch and the stored
-        # founders' lines at once, before any document is fingerprinted.
+        # founders' lines at once, before any document is fingerprinted: asked for
+        # first, so that it does not wait behind the chunks' site-line lookups.
         lines = {h for doc in batch for h in hashes[doc.doc_id]} - {assign.BLANK}
         stored = self.db.submit(partial(store.line_founders, self.conn, lines))
+        line_counts = self._count_lines(chunks, hashes)
         with self.timer("wait_line_founders"):
             founders = stored.result()
         with self.timer("boilerplate"):
